@@ -1,0 +1,1 @@
+"""edgewise gateway agent."""

@@ -1,0 +1,37 @@
+"""Configuration: one YAML file, validated strictly, with errors that point at the line.
+
+Import from here: :func:`load_config` returns a :class:`Config` or raises
+:class:`ConfigError`, whose ``issues`` each print as ``FILE:LINE:COL: key: problem``.
+"""
+
+from __future__ import annotations
+
+from agent.config.errors import ConfigError, ConfigIssue
+from agent.config.loader import load_config, parse_config
+from agent.config.schema import (
+    BrokerConfig,
+    Config,
+    DeviceConfig,
+    GatewayConfig,
+    MqttConfig,
+    SerialPortConfig,
+    StateConfig,
+    StoreConfig,
+    UpstreamConfig,
+)
+
+__all__ = [
+    "BrokerConfig",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "DeviceConfig",
+    "GatewayConfig",
+    "MqttConfig",
+    "SerialPortConfig",
+    "StateConfig",
+    "StoreConfig",
+    "UpstreamConfig",
+    "load_config",
+    "parse_config",
+]

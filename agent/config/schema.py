@@ -1,0 +1,258 @@
+"""The shape of an edgewise configuration file, as pydantic v2 models.
+
+Every model forbids unknown keys and validates strictly: a gateway is configured
+by hand, over SSH, by someone who may not see the agent's log for days, so a
+quoted ``"5"`` where a number belongs or ``on`` where ``true`` belongs is far
+more likely a mistake than an intention.  The only loosening is that a whole
+number is accepted wherever a decimal is.
+
+Each field carries, besides its constraints, a short sentence saying what is
+allowed (``setting(..., allowed=...)``); error messages quote it so they say
+both what is wrong and how to fix it.  ``docs/configuration.md`` documents the
+same fields for people.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError, PydanticUndefined
+
+GATEWAY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# MQTT wildcards (#, +) and NUL cannot appear in a topic we publish or subscribe under,
+# and a leading or trailing "/" would create an empty topic level.
+TOPIC_PATTERN = r"^[^#+/\x00]([^#+\x00]*[^#+/\x00])?$"
+STANDARD_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+QOS_LEVELS = (0, 1, 2)
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+DEFAULT_DATABASE = "/var/lib/edgewise/edgewise.db"
+PORT_ALLOWED = "an integer 1–65535"
+TOPIC_ALLOWED = "a non-empty MQTT topic without wildcards (# +) or a leading or trailing /"
+
+
+def setting(default: Any = PydanticUndefined, *, allowed: str, **constraints: Any) -> Any:
+    """A model field whose error messages can say what is allowed."""
+    return Field(default, json_schema_extra={"allowed": allowed}, **constraints)
+
+
+def _one_of(choices: Sequence[int]) -> Callable[[int], int]:
+    """An after-validator for integer choices (``Literal`` would let ``true`` pass as 1)."""
+
+    def check(value: int) -> int:
+        if value not in choices:
+            raise PydanticCustomError("not_one_of", "{value} is not one of the allowed values", {"value": value})
+        return value
+
+    return check
+
+
+Baudrate = Annotated[int, AfterValidator(_one_of(STANDARD_BAUDRATES))]
+Qos = Annotated[int, AfterValidator(_one_of(QOS_LEVELS))]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Section(BaseModel):
+    """Base of every configuration model: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class GatewayConfig(Section):
+    """Who this gateway is (its id appears in MQTT topics) and where it keeps its data."""
+
+    id: str = setting(
+        allowed="1–64 characters of a-z, 0-9, _ and -, starting with a letter or digit",
+        pattern=GATEWAY_ID_PATTERN,
+    )
+    database: str = setting(DEFAULT_DATABASE, allowed="a file path", min_length=1)
+    log_level: LogLevel = setting("info", allowed="one of debug, info, warning, error")
+
+
+class SerialPortConfig(Section):
+    """One serial radio dongle."""
+
+    name: str = setting(allowed="a non-empty name, unique among serial ports", min_length=1)
+    port: str = setting(allowed="a device path such as /dev/ttyUSB0", min_length=1)
+    baudrate: Baudrate = setting(115200, allowed="one of " + ", ".join(map(str, STANDARD_BAUDRATES)))
+    ack: bool = setting(True, allowed="true or false; YAML 1.2 reads on, off, yes and no as text")
+
+
+class BrokerConfig(Section):
+    """What both MQTT connections (local devices, upstream) need to reach a broker."""
+
+    host: str = setting("127.0.0.1", allowed="a host name or IP address", min_length=1)
+    port: int = setting(1883, allowed=PORT_ALLOWED, ge=1, le=65535)
+    username: str | None = setting(None, allowed="a string, or leave the key out", min_length=1)
+    password: str | None = setting(None, allowed="a string, together with a username")
+
+    @field_validator("password")
+    @classmethod
+    def _password_needs_username(cls, password: str | None, info: ValidationInfo) -> str | None:
+        # MQTT only sends a password after a username; alone it would be silently dropped.
+        if password is not None and "username" in info.data and info.data["username"] is None:
+            raise PydanticCustomError("password_without_username", "a password is set but no username")
+        return password
+
+
+class MqttConfig(BrokerConfig):
+    """The local broker where Zigbee2MQTT publishes device state."""
+
+    base_topic: str = setting("zigbee2mqtt", allowed=TOPIC_ALLOWED, pattern=TOPIC_PATTERN)
+    client_id: str | None = setting(None, allowed="a non-empty string, or leave the key out", min_length=1)
+    keepalive_s: int = setting(30, allowed="a whole number of seconds, 1–65535", ge=1, le=65535)
+
+
+class UpstreamConfig(BrokerConfig):
+    """The remote broker that receives this gateway's readings."""
+
+    host: str = setting(allowed="a host name or IP address", min_length=1)
+    topic_prefix: str = setting("edgewise", allowed=TOPIC_ALLOWED, pattern=TOPIC_PATTERN)
+    qos: Qos = setting(1, allowed="0, 1 or 2")
+    batch_size: int = setting(100, allowed="an integer 1–10000", ge=1, le=10_000)
+    outbox_max_rows: int = setting(1_000_000, allowed="an integer ≥ 1", ge=1)
+    reconnect_initial_s: float = setting(1.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
+    reconnect_max_s: float = setting(
+        60.0,
+        allowed="a number of seconds ≥ reconnect_initial_s",
+        gt=0,
+        allow_inf_nan=False,
+        validate_default=True,
+    )
+
+    @field_validator("reconnect_max_s")
+    @classmethod
+    def _max_not_below_initial(cls, maximum: float, info: ValidationInfo) -> float:
+        initial = info.data.get("reconnect_initial_s")
+        if initial is not None and maximum < initial:
+            raise PydanticCustomError(
+                "reconnect_order",
+                "must be at least reconnect_initial_s = {initial}, got {maximum}",
+                {"initial": initial, "maximum": maximum},
+            )
+        return maximum
+
+
+class StateConfig(Section):
+    """The in-memory view of every point: rolling window and staleness."""
+
+    window: int = setting(120, allowed="an integer 2–100000, readings kept per point", ge=2, le=100_000)
+    stale_after_s: float = setting(900.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
+    check_interval_s: float = setting(60.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
+
+
+class StoreConfig(Section):
+    """How readings are batched into SQLite transactions."""
+
+    batch_max: int = setting(2000, allowed="an integer 1–100000, readings per transaction", ge=1, le=100_000)
+    flush_interval_s: float = setting(
+        0.05, allowed="a number of seconds > 0 and ≤ 10", gt=0, le=10, allow_inf_nan=False
+    )
+
+
+class DeviceConfig(Section):
+    """Human annotations for one device; neither changes what is ingested."""
+
+    room: str | None = setting(None, allowed="a string, or leave the key out")
+    name: str | None = setting(None, allowed="a string, or leave the key out")
+
+
+class Config(Section):
+    """A whole edgewise configuration file."""
+
+    gateway: GatewayConfig = setting(allowed="a mapping with at least the key id")
+    serial: list[SerialPortConfig] = setting(
+        default_factory=list, allowed="a list of serial ports (mappings with name, port, baudrate, ack)"
+    )
+    mqtt: MqttConfig | None = setting(None, allowed="a mapping, or leave the section out for no MQTT ingest")
+    upstream: UpstreamConfig | None = setting(
+        None, allowed="a mapping with at least host, or leave the section out for no upstream"
+    )
+    state: StateConfig = setting(default_factory=StateConfig, allowed="a mapping")
+    store: StoreConfig = setting(default_factory=StoreConfig, allowed="a mapping")
+    devices: dict[NonEmptyStr, DeviceConfig] = setting(
+        default_factory=dict, allowed="a mapping of device id to {room, name}"
+    )
+
+    @field_validator("serial")
+    @classmethod
+    def _serial_names_unique(cls, ports: list[SerialPortConfig]) -> list[SerialPortConfig]:
+        first_index: dict[str, int] = {}
+        for index, port in enumerate(ports):
+            if port.name in first_index:
+                raise PydanticCustomError(
+                    "duplicate_name",
+                    "name '{name}' is already used by serial[{first}]",
+                    {"name": port.name, "first": first_index[port.name], "index": index},
+                )
+            first_index[port.name] = index
+        return ports
+
+
+def allowed_at(loc: Sequence[str | int]) -> str:
+    """What the schema allows at ``loc`` (a pydantic error location), in words."""
+    resolved = _resolve(loc)
+    if resolved is None:
+        return ""
+    annotation, field = resolved
+    extra = field.json_schema_extra if field is not None else None
+    if isinstance(extra, dict) and isinstance(extra.get("allowed"), str):
+        return str(extra["allowed"])
+    model = _model_of(annotation)
+    if model is not None:
+        return "a mapping with keys " + ", ".join(model.model_fields)
+    if annotation is str:
+        return "a non-empty string"
+    return ""
+
+
+def known_keys_at(loc: Sequence[str | int]) -> list[str]:
+    """The keys the mapping at ``loc`` may contain (empty if it is not a model)."""
+    resolved = _resolve(loc)
+    model = _model_of(resolved[0]) if resolved is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _resolve(loc: Sequence[str | int]) -> tuple[Any, FieldInfo | None] | None:
+    """Walk the models along ``loc``; return the annotation there and its field, if any."""
+    if loc and loc[-1] == "[key]":  # pydantic reports a bad mapping key as (..., key, "[key]")
+        parent = _resolve(loc[:-2])
+        if parent is None or get_origin(parent[0]) is not dict:
+            return None
+        return _strip_optional(get_args(parent[0])[0]), None
+    annotation: Any = Config
+    field: FieldInfo | None = None
+    for step in loc:
+        annotation = _strip_optional(annotation)
+        model = _model_of(annotation)
+        origin = get_origin(annotation)
+        if model is not None and isinstance(step, str) and step in model.model_fields:
+            field = model.model_fields[step]
+            annotation = field.annotation
+        elif origin is list:
+            annotation, field = get_args(annotation)[0], None
+        elif origin is dict:
+            annotation, field = get_args(annotation)[1], None
+        else:
+            return None
+    return _strip_optional(annotation), field
+
+
+def _strip_optional(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _strip_optional(members[0])
+    return annotation
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None

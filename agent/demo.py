@@ -1,0 +1,351 @@
+"""``edgewise demo``: a simulated building, a private broker and the real agent.
+
+This is the only place where the agent and the simulator meet.  The agent runs
+exactly as on a gateway — serial frames over a real pseudo-terminal, Zigbee2MQTT
+messages through a real mosquitto, readings into a real SQLite file, upstream
+publication through the outbox — except that its clock follows the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+
+from agent.clock import SimClock
+from agent.config import Config, load_config
+from agent.service import Agent
+from agent.state.points import PointTable
+from agent.systemd import configure_logging
+
+log = logging.getLogger("edgewise.demo")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    days: float = 1.0
+    rooms: int = 4
+    seed: int = 1
+    broker: str | None = None
+    db: str | None = None
+    json: bool = False
+
+
+def example_config_path() -> Path:
+    """The annotated example config: installed in the package, or in a source checkout."""
+    installed = Path(__file__).parent / "config" / "edgewise.example.yaml"
+    if installed.exists():
+        return installed
+    return Path(__file__).resolve().parent.parent / "examples" / "edgewise.yaml"
+
+
+def run_demo(options: DemoOptions) -> int:
+    if options.days <= 0 or options.rooms < 1:
+        print("edgewise demo: --days must be > 0 and --rooms >= 1", file=sys.stderr)
+        return 2
+    configure_logging("warning")
+    summary = asyncio.run(_demo(options))
+    if options.json:
+        print(json.dumps(summary))
+    else:
+        print(format_summary(summary))
+    ok = summary["readings_stored"] == summary["readings_emitted"] and summary["duplicates_stored"] == 0
+    return 0 if ok else 1
+
+
+async def _demo(options: DemoOptions) -> dict[str, object]:
+    started = time.monotonic()
+    async with DemoSite(options) as site:
+        await site.simulate(options.days, _progress(options))
+        await site.settle()
+        return site.summary(wall_seconds=time.monotonic() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFaults:
+    """Faults the simulated radio link injects (tests use them; the demo runs clean)."""
+
+    ack_loss_prob: float = 0.0
+    duplicate_prob: float = 0.0
+
+
+class DemoSite:
+    """A simulated site wired to a real agent: brokers, pty, store, simulator.
+
+    ``edgewise demo`` and the end-to-end tests both drive the agent through this
+    class, so the tests exercise exactly what a newcomer runs.  The upstream
+    broker may differ from the device broker (tests stop it mid-run).
+    """
+
+    def __init__(
+        self,
+        options: DemoOptions,
+        *,
+        faults: LinkFaults = LinkFaults(),
+        upstream: tuple[str, int] | None = None,
+        outbox_max_rows: int | None = None,
+    ) -> None:
+        self.options = options
+        self.faults = faults
+        self._upstream_address = upstream
+        self._outbox_max_rows = outbox_max_rows
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> DemoSite:
+        from firmware_sim.broker import Mosquitto
+        from firmware_sim.building import Building
+        from firmware_sim.dongle import Dongle
+        from firmware_sim.simulation import Simulation, SimulationSettings
+        from firmware_sim.zigbee_devices import ZigbeeNetwork
+
+        stack = self._stack
+        opts = self.options
+        if opts.broker:
+            self.host, self.port = _parse_broker(opts.broker)
+        else:
+            broker = await stack.enter_async_context(Mosquitto())
+            self.host, self.port = broker.host, broker.port
+        up_host, up_port = self._upstream_address or (self.host, self.port)
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewise-demo-"))
+        self.db_path = opts.db or os.path.join(tmp, "edgewise.db")
+        master, slave = os.openpty()
+        stack.callback(os.close, master)
+        stack.callback(os.close, slave)
+
+        self.settings = SimulationSettings(rooms=opts.rooms, seed=opts.seed)
+        self.building = Building(opts.rooms, opts.seed, self.settings.start)
+        self.config = demo_config(
+            load_config(example_config_path()), os.ttyname(slave), (self.host, self.port),
+            (up_host, up_port), self.db_path, self.building, self._outbox_max_rows,
+        )
+        self.clock = SimClock(self.settings.start)
+        self.sim = Simulation(self.settings, self.clock, self.building)
+        self.counter = UpstreamCounter(up_host, up_port, self.config)
+        await self.start_agent()
+        counter_task = asyncio.create_task(self.counter.run())
+        stack.push_async_callback(self._stop_counter, counter_task)
+        await _wait_until(lambda: self.counter.subscribed, 20.0)
+        rng = random.Random(opts.seed * 104729)
+        self.dongle = await stack.enter_async_context(
+            Dongle(master, rng=rng, ack_loss_prob=self.faults.ack_loss_prob,
+                   duplicate_prob=self.faults.duplicate_prob)
+        )
+        self.zigbee = await stack.enter_async_context(
+            ZigbeeNetwork(self.building, self.host, self.port, rng=random.Random(opts.seed * 104729 + 1))
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_agent()
+        await self._stack.aclose()
+
+    async def start_agent(self) -> None:
+        """Start (or restart) the agent on the same database and config."""
+        self.agent = Agent(self.config, self.clock)
+        self._stop = asyncio.Event()
+        self._agent_task = asyncio.create_task(self.agent.run(self._stop))
+        await self.agent.running.wait()
+        await _wait_until(lambda: self.agent.status.mqtt_connected, 20.0)
+
+    async def stop_agent(self) -> None:
+        """Stop the agent the way SIGTERM does; the store is closed consistently."""
+        if self._agent_task.done():
+            return
+        self._stop.set()
+        await self._agent_task
+
+    async def simulate(self, days: float, progress: Callable[[float], None] | None = None) -> None:
+        await self.sim.run(days, self.dongle, self.zigbee, progress)
+
+    async def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every emitted reading is stored and has reached the upstream consumer."""
+        await self.sim.drain(self.dongle)
+        emitted = self.sim.readings_emitted
+        return (
+            await _wait_until(lambda: self.agent.store.count_readings() >= emitted, timeout)
+            and await _wait_until(lambda: self.agent.store.outbox_size() == 0, timeout)
+            and await _wait_until(lambda: self.counter.readings >= emitted, timeout)
+        )
+
+    def summary(self, wall_seconds: float) -> dict[str, object]:
+        stats = self.agent.stats()
+        return {
+            "sim_days": self.options.days,
+            "rooms": self.options.rooms,
+            "seed": self.options.seed,
+            "readings_emitted": self.sim.readings_emitted,
+            "readings_stored": self.agent.store.count_readings(),
+            "duplicates_stored": self.agent.store.count_duplicate_readings(),
+            "frames_received": stats["frames_received"],
+            "frames_rejected": stats["frames_rejected"],
+            "serial_duplicates_dropped": stats["serial_duplicates"],
+            "dongle_retransmits": self.dongle.retransmits,
+            "mqtt_messages_received": stats["mqtt_messages_received"],
+            "mqtt_messages_rejected": stats["mqtt_messages_rejected"],
+            "upstream_published": stats["upstream_published"],
+            "upstream_received": self.counter.readings,
+            "upstream_pending": stats["upstream_pending"],
+            "stale_points": stats["stale_points"],
+            "room_summary": room_summary(self.agent.points, self.building),
+            "wall_seconds": round(wall_seconds, 2),
+        }
+
+    async def _stop_counter(self, task: asyncio.Task[None]) -> None:
+        self.counter.stop()
+        await task
+
+
+def demo_config(
+    base: Config,
+    serial_port: str,
+    devices_broker: tuple[str, int],
+    upstream_broker: tuple[str, int],
+    db: str,
+    building: object,
+    outbox_max_rows: int | None = None,
+) -> Config:
+    """The example config with only the site-specific parts replaced."""
+    rooms = getattr(building, "rooms")
+    devices = {}
+    for room in rooms:
+        for name in (f"node-{room.node_id:04d}", room.thermostat_name, room.plug_name):
+            devices[name] = {"room": room.room_id, "name": None}
+    serial = [base.serial[0].model_copy(update={"port": serial_port, "name": "demo-dongle"})]
+    host, port = devices_broker
+    mqtt = base.mqtt.model_copy(update={"host": host, "port": port}) if base.mqtt else None
+    up_update: dict[str, object] = {"host": upstream_broker[0], "port": upstream_broker[1],
+                                    "reconnect_initial_s": 0.2, "reconnect_max_s": 2.0}
+    if outbox_max_rows is not None:
+        up_update["outbox_max_rows"] = outbox_max_rows
+    upstream = base.upstream.model_copy(update=up_update) if base.upstream else None
+    data = base.model_dump()
+    data.update(
+        gateway={**data["gateway"], "database": db},
+        serial=[s.model_dump() for s in serial],
+        mqtt=mqtt.model_dump() if mqtt else None,
+        upstream=upstream.model_dump() if upstream else None,
+        store={**data["store"], "flush_interval_s": 0.005},
+        devices=devices,
+    )
+    return Config.model_validate(data)
+
+
+class UpstreamCounter:
+    """A consumer of the gateway's upstream topics, as a building's back end would be."""
+
+    def __init__(self, host: str, port: int, config: Config) -> None:
+        assert config.upstream is not None
+        self._host, self._port = host, port
+        self._topic = f"{config.upstream.topic_prefix}/{config.gateway.id}/readings/#"
+        self.readings = 0
+        self.messages = 0
+        self.subscribed = False
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        async with aiomqtt.Client(self._host, self._port, identifier="edgewise-demo-upstream-consumer") as client:
+            await client.subscribe(self._topic, qos=1)
+            self.subscribed = True
+            reader = asyncio.create_task(self._read(client))
+            await self._stop.wait()
+            reader.cancel()
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                self.messages += 1
+                self.readings += len(json.loads(payload)["readings"])
+
+
+def room_summary(points: PointTable, building: object) -> list[dict[str, object]]:
+    """Per room: the rolling statistics the agent holds, beside the simulator's HVAC energy."""
+    rows = []
+    for room in getattr(building, "rooms"):
+        node = f"node-{room.node_id:04d}"
+        row: dict[str, object] = {"room": room.room_id}
+        for channel in ("temperature", "co2", "illuminance"):
+            point = f"{node}/{channel}"
+            if point in points:
+                s = points.summary(point)
+                row[channel] = {"mean": round(s.mean, 2), "min": round(s.min, 2), "max": round(s.max, 2),
+                                "last": round(s.last, 2), "n": s.count}
+        row["hvac_energy_kwh"] = round(room.hvac_energy_kwh, 3)
+        rows.append(row)
+    return rows
+
+
+def format_summary(summary: dict[str, object]) -> str:
+    lines = [
+        f"edgewise demo: {summary['sim_days']} simulated day(s), {summary['rooms']} rooms, seed {summary['seed']}",
+        f"  readings emitted by the simulator  {summary['readings_emitted']}",
+        f"  readings stored (exactly once)     {summary['readings_stored']}  (duplicates {summary['duplicates_stored']})",
+        f"  serial frames received / rejected  {summary['frames_received']} / {summary['frames_rejected']}"
+        f"  (retransmits {summary['dongle_retransmits']}, duplicates dropped {summary['serial_duplicates_dropped']})",
+        f"  MQTT messages received / rejected  {summary['mqtt_messages_received']} / {summary['mqtt_messages_rejected']}",
+        f"  upstream published / received / pending  {summary['upstream_published']} / "
+        f"{summary['upstream_received']} / {summary['upstream_pending']}",
+        f"  wall time                          {summary['wall_seconds']} s",
+        "",
+        "  room     temp mean (min–max) over the last window   CO2 last   HVAC energy",
+    ]
+    for row in summary["room_summary"]:  # type: ignore[union-attr]
+        t = row.get("temperature", {})
+        c = row.get("co2", {})
+        lines.append(
+            f"  {row['room']:<8} {t.get('mean', float('nan')):5.1f} °C ({t.get('min', float('nan')):.1f}–"
+            f"{t.get('max', float('nan')):.1f})"
+            f"{'':22}{c.get('last', float('nan')):6.0f} ppm  {row['hvac_energy_kwh']:7.2f} kWh"
+        )
+    return "\n".join(lines)
+
+
+def _progress(options: DemoOptions) -> Callable[[float], None]:
+    interactive = sys.stderr.isatty() and not options.json
+    state = {"last": -1}
+
+    def report(fraction: float) -> None:
+        percent = int(fraction * 100)
+        if percent == state["last"]:
+            return
+        state["last"] = percent
+        day = fraction * options.days
+        if interactive:
+            print(f"\rsimulating: day {day:5.2f} of {options.days:g} [{percent:3d}%]", end="", file=sys.stderr)
+            if percent == 100:
+                print(file=sys.stderr)
+        elif percent % 25 == 0:
+            print(f"simulating: day {day:.2f} of {options.days:g} ({percent}%)", file=sys.stderr)
+
+    return report
+
+
+async def _wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            log.warning("demo: gave up waiting after %.0f s", timeout)
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def _parse_broker(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"edgewise demo: --broker must be HOST:PORT, got {text!r}")
+    return host, int(port)

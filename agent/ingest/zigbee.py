@@ -1,0 +1,167 @@
+"""Zigbee2MQTT state messages → readings.
+
+Zigbee2MQTT publishes each device's state as a JSON object on
+``<base>/<friendly_name>``; availability on ``<base>/<name>/availability``.
+Known numeric fields are validated strictly (a temperature that is a string or a
+boolean rejects the whole message, so a misbehaving device cannot inject
+garbage); unknown numeric fields are kept with an empty unit; text fields such as
+``system_mode`` are not readings and are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.ingest.reading import Reading
+
+#: Units of the Zigbee2MQTT fields we know, by field name.
+KNOWN_FIELDS: dict[str, str] = {
+    "temperature": "°C",
+    "local_temperature": "°C",
+    "occupied_heating_setpoint": "°C",
+    "occupied_cooling_setpoint": "°C",
+    "humidity": "%",
+    "illuminance": "lx",
+    "illuminance_lux": "lx",
+    "co2": "ppm",
+    "pressure": "hPa",
+    "power": "W",
+    "energy": "kWh",
+    "voltage": "V",
+    "current": "A",
+    "battery": "%",
+    "linkquality": "lqi",
+    "occupancy": "bool",
+    "contact": "bool",
+    "state": "bool",
+}
+
+#: Fields whose JSON value is a boolean or an ON/OFF string rather than a number.
+_BINARY_FIELDS = {"occupancy", "contact", "state"}
+_ON_OFF = {"ON": 1.0, "OFF": 0.0}
+
+
+class PayloadError(ValueError):
+    """A state message that cannot be trusted; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    device: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StateMessage:
+    device: str
+    ts: float
+    readings: list[Reading]
+    has_device_time: bool
+
+
+def classify_topic(topic: str, base: str) -> tuple[str, str] | None:
+    """Split a topic into (kind, device); ``None`` for topics that are not device state.
+
+    ``kind`` is ``"state"`` or ``"availability"``.  Bridge topics and our own
+    ``/set`` and ``/get`` command topics are not ingested.
+    """
+    prefix = base + "/"
+    if not topic.startswith(prefix):
+        return None
+    rest = topic[len(prefix):]
+    if not rest or rest.startswith("bridge/") or rest == "bridge":
+        return None
+    if rest.endswith("/availability"):
+        return "availability", rest[: -len("/availability")]
+    if rest.endswith("/set") or rest.endswith("/get") or "/set/" in rest:
+        return None
+    return "state", rest
+
+
+def parse_availability(device: str, payload: bytes) -> Availability:
+    """Accept both Zigbee2MQTT styles: JSON ``{"state": "online"}`` and plain ``online``."""
+    text = _decode_text(payload).strip()
+    value: object = text
+    if text.startswith("{"):
+        obj = _parse_json_object(text)
+        value = obj.get("state")
+    if value not in ("online", "offline"):
+        raise PayloadError("bad_availability", f"expected online/offline, got {value!r}")
+    return Availability(device, value == "online")
+
+
+def parse_state(device: str, payload: bytes, now: float) -> StateMessage:
+    """Readings from one state message, stamped with ``last_seen`` when present."""
+    obj = _parse_json_object(_decode_text(payload))
+    ts, has_time = _event_time(obj.get("last_seen"), now)
+    readings = [
+        Reading(device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee")
+        for name, value in _numeric_fields(obj)
+    ]
+    return StateMessage(device, ts, readings, has_time)
+
+
+def _decode_text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("bad_utf8", str(exc)) from None
+
+
+def _parse_json_object(text: str) -> dict[str, object]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError("bad_json", str(exc)) from None
+    if not isinstance(obj, dict):
+        raise PayloadError("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _event_time(last_seen: object, now: float) -> tuple[float, bool]:
+    if last_seen is None:
+        return now, False
+    if isinstance(last_seen, bool):
+        raise PayloadError("bad_type", "last_seen must be epoch milliseconds or ISO 8601")
+    if isinstance(last_seen, (int, float)) and math.isfinite(last_seen) and last_seen > 0:
+        return float(last_seen) / 1000.0, True
+    if isinstance(last_seen, str):
+        try:
+            return datetime.fromisoformat(last_seen).timestamp(), True
+        except ValueError:
+            pass
+    raise PayloadError("bad_type", f"last_seen {last_seen!r} is not epoch ms or ISO 8601")
+
+
+def _numeric_fields(obj: dict[str, object]) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for name, raw in obj.items():
+        if name == "last_seen":
+            continue
+        value = _field_value(name, raw)
+        if value is not None:
+            out.append((name, value))
+    return out
+
+
+def _field_value(name: str, raw: object) -> float | None:
+    if name in _BINARY_FIELDS:
+        if isinstance(raw, bool):
+            return 1.0 if raw else 0.0
+        if isinstance(raw, str) and raw.upper() in _ON_OFF:
+            return _ON_OFF[raw.upper()]
+        raise PayloadError("bad_type", f"{name} must be a boolean or ON/OFF, got {raw!r}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        if name in KNOWN_FIELDS:
+            raise PayloadError("bad_type", f"{name} must be a number, got {raw!r}")
+        return None
+    if not math.isfinite(raw):
+        raise PayloadError("not_finite", f"{name} is {raw!r}")
+    return float(raw)

@@ -1,0 +1,1 @@
+"""What the agent currently knows about every point: latest values, rolling statistics, staleness."""

@@ -1,0 +1,116 @@
+"""Batch ingested items into store transactions.
+
+One SQLite transaction per batch is what lets a Raspberry Pi store tens of
+thousands of readings a second; acks and upstream wake-ups happen only after the
+batch committed, so nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from agent.clock import Clock
+from agent.ingest.item import IngestItem
+from agent.ingest.reading import Reading
+from agent.store.store import Store
+from agent.upstream.topics import readings_topic
+
+log = logging.getLogger(__name__)
+
+
+def reading_item(reading: Reading) -> str:
+    """The JSON object a reading becomes upstream."""
+    return json.dumps(
+        {"point": reading.point, "ts": reading.ts, "value": reading.value, "unit": reading.unit},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+class StoreWriter:
+    """Consumes :class:`IngestItem` from a queue and commits them in batches."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        batch_max: int,
+        flush_interval_s: float,
+        upstream_prefix: str | None,
+        gateway_id: str,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._batch_max = batch_max
+        self._flush_interval = flush_interval_s
+        self._prefix = upstream_prefix
+        self._gateway_id = gateway_id
+        self._on_committed = on_committed
+        self._queue: asyncio.Queue[IngestItem | None] = asyncio.Queue()
+        self.readings_stored = 0
+        self.batches = 0
+        self.outbox_dropped = 0
+        self.pending = 0
+
+    def submit(self, item: IngestItem) -> None:
+        self.pending += len(item.readings)
+        self._queue.put_nowait(item)
+
+    async def close(self) -> None:
+        """Ask :meth:`run` to commit everything queued so far and return."""
+        self._queue.put_nowait(None)
+
+    async def run(self) -> None:
+        while True:
+            batch, closing = await self._collect()
+            if batch:
+                self._commit(batch)
+            if closing:
+                return
+
+    async def _collect(self) -> tuple[list[IngestItem], bool]:
+        """Wait for one item, give producers one flush interval to add more, then
+        take what is queued (up to ``batch_max`` readings).  No timeouts on
+        ``Queue.get``: a cancelled get could lose an item."""
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        if self._flush_interval > 0 and self._queue.qsize() < self._batch_max:
+            await asyncio.sleep(self._flush_interval)
+        batch = [first]
+        n = len(first.readings)
+        while n < self._batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return batch, True
+            batch.append(item)
+            n += len(item.readings)
+        return batch, False
+
+    def _commit(self, batch: list[IngestItem]) -> None:
+        readings = [r for item in batch for r in item.readings]
+        outbox = self._outbox_items(readings)
+        now = self._clock.now()
+        events = [(now, kind, subject, detail) for item in batch for kind, subject, detail in item.events]
+        result = self._store.write_batch(readings, outbox, events, now=now)
+        self.readings_stored += len(readings)
+        self.pending -= len(readings)
+        self.batches += 1
+        if result.outbox_dropped:
+            self.outbox_dropped += result.outbox_dropped
+            log.warning("outbox full: dropped the %d oldest rows (policy: drop oldest)", result.outbox_dropped)
+        for item in batch:
+            if item.on_durable is not None:
+                item.on_durable()
+        if self._on_committed and outbox:
+            self._on_committed()
+
+    def _outbox_items(self, readings: list[Reading]) -> list[tuple[str, str]]:
+        if self._prefix is None:
+            return []
+        return [(readings_topic(self._prefix, self._gateway_id, r.device), reading_item(r)) for r in readings]

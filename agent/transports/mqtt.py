@@ -1,0 +1,86 @@
+"""MQTT connections with visible, capped-backoff reconnection.
+
+Following aiomqtt's model, a connection is an async context manager and the
+reconnect loop is plain code here rather than a thread inside a library.  Each
+user of a broker (Zigbee ingest, upstream publisher) runs its own
+:func:`run_connected` loop, so one broker going away never stalls the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiomqtt
+
+from agent.transports.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where a broker is and how to log in to it."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+
+
+def make_client(
+    address: BrokerAddress,
+    *,
+    identifier: str | None = None,
+    will: aiomqtt.Will | None = None,
+    max_inflight: int = 100,
+) -> aiomqtt.Client:
+    """A client for ``address``; not yet connected (enter it with ``async with``)."""
+    return aiomqtt.Client(
+        address.host,
+        address.port,
+        username=address.username,
+        password=address.password,
+        identifier=identifier,
+        will=will,
+        keepalive=address.keepalive_s,
+        timeout=10,
+        max_inflight_messages=max_inflight,
+    )
+
+
+async def run_connected(
+    name: str,
+    connect: Callable[[], aiomqtt.Client],
+    session: Callable[[aiomqtt.Client], Awaitable[None]],
+    backoff: Backoff,
+    stop: asyncio.Event,
+    on_connection_change: Callable[[bool], None] | None = None,
+) -> None:
+    """Keep ``session`` running on a fresh connection until ``stop`` is set.
+
+    ``session`` returns or raises :class:`aiomqtt.MqttError` when the connection
+    drops; we then wait the next backoff delay (or until ``stop``) and reconnect.
+    """
+    while not stop.is_set():
+        try:
+            async with connect() as client:
+                backoff.reset()
+                log.info("%s: connected", name)
+                if on_connection_change:
+                    on_connection_change(True)
+                await session(client)
+                return
+        except aiomqtt.MqttError as exc:
+            delay = backoff.next_delay()
+            log.warning("%s: broker connection lost or refused (%s); retrying in %.1f s", name, exc, delay)
+        finally:
+            if on_connection_change:
+                on_connection_change(False)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            pass

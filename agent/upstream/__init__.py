@@ -1,0 +1,1 @@
+"""Forwarding stored readings to an upstream broker, from the store's outbox."""

@@ -1,0 +1,13 @@
+// The agent._core extension module: it only creates the module and hands it
+// to one registrar per native component, so each binding file stays small and
+// the module has a single, flat namespace (agent._core.RollingStats, ...).
+#include <pybind11/pybind11.h>
+
+namespace edgewise::bindings {
+void register_rolling(pybind11::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "Native core of the edgewise agent: per-point rolling statistics.";
+    edgewise::bindings::register_rolling(m);
+}

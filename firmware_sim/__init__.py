@@ -1,0 +1,1 @@
+"""A simulated building and its devices, for demos and tests without hardware."""

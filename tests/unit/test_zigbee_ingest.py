@@ -1,0 +1,104 @@
+"""Zigbee2MQTT payload parsing: good messages become readings, bad ones a clear reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.clock import SimClock
+from agent.ingest.counters import IngestCounters
+from agent.ingest.item import IngestItem
+from agent.ingest.zigbee import PayloadError, classify_topic, parse_availability, parse_state
+from agent.ingest.zigbee_listener import ZigbeeListener
+
+
+def test_state_message_becomes_readings_with_units_and_device_time() -> None:
+    payload = json.dumps(
+        {"local_temperature": 21.5, "occupied_heating_setpoint": 21, "system_mode": "heat",
+         "linkquality": 120, "last_seen": 1767571500000}
+    ).encode()
+    msg = parse_state("room01_thermostat", payload, now=1.0)
+    by_channel = {r.channel: r for r in msg.readings}
+    assert set(by_channel) == {"local_temperature", "occupied_heating_setpoint", "linkquality"}
+    assert by_channel["local_temperature"].value == 21.5
+    assert by_channel["local_temperature"].unit == "°C"
+    assert all(r.ts == 1767571500.0 and r.source == "zigbee" for r in msg.readings)
+    assert msg.has_device_time
+
+
+def test_without_last_seen_the_gateway_clock_stamps_the_reading() -> None:
+    msg = parse_state("plug", b'{"power": 12.5, "state": "ON"}', now=42.0)
+    assert {(r.channel, r.value, r.ts) for r in msg.readings} == {("power", 12.5, 42.0), ("state", 1.0, 42.0)}
+    assert not msg.has_device_time
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "bad_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b"\xff\xfe", "bad_utf8"),
+        (b'{"temperature": "warm"}', "bad_type"),
+        (b'{"temperature": true}', "bad_type"),
+        (b'{"temperature": NaN}', "not_finite"),
+        (b'{"state": 3}', "bad_type"),
+        (b'{"temperature": 20, "last_seen": "yesterday"}', "bad_type"),
+    ],
+)
+def test_malformed_or_wrong_typed_payloads_are_rejected_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as info:
+        parse_state("dev", payload, now=0.0)
+    assert info.value.reason == reason
+
+
+@given(st.binary(max_size=200))
+def test_parser_raises_only_payload_error_on_arbitrary_bytes(payload: bytes) -> None:
+    try:
+        parse_state("dev", payload, now=0.0)
+    except PayloadError:
+        pass
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                    max_leaves=10))
+def test_parser_never_crashes_on_arbitrary_json(value: object) -> None:
+    try:
+        msg = parse_state("dev", json.dumps(value).encode(), now=5.0)
+    except PayloadError:
+        return
+    assert all(r.value == r.value for r in msg.readings)  # no NaN ever gets through
+
+
+def test_topics_are_classified_like_zigbee2mqtt() -> None:
+    assert classify_topic("zigbee2mqtt/room01_plug", "zigbee2mqtt") == ("state", "room01_plug")
+    assert classify_topic("zigbee2mqtt/room01_plug/availability", "zigbee2mqtt") == ("availability", "room01_plug")
+    assert classify_topic("zigbee2mqtt/room01_plug/set", "zigbee2mqtt") is None
+    assert classify_topic("zigbee2mqtt/bridge/state", "zigbee2mqtt") is None
+    assert classify_topic("other/room01_plug", "zigbee2mqtt") is None
+
+
+def test_availability_accepts_json_and_legacy_payloads() -> None:
+    assert parse_availability("d", b'{"state":"online"}').online
+    assert not parse_availability("d", b"offline").online
+    with pytest.raises(PayloadError):
+        parse_availability("d", b'{"state":"maybe"}')
+
+
+def test_listener_counts_rejects_and_drops_redelivered_messages() -> None:
+    items: list[IngestItem] = []
+    counters = IngestCounters()
+    listener = ZigbeeListener("zigbee2mqtt", SimClock(0.0), counters, items.append)
+    good = b'{"temperature": 20.0, "last_seen": 1000}'
+    listener.handle("zigbee2mqtt/t1", good)
+    listener.handle("zigbee2mqtt/t1", good)  # QoS 1 redelivery
+    listener.handle("zigbee2mqtt/t1", b"garbage")
+    listener.handle("zigbee2mqtt/t1", b'{"temperature": 21.0, "last_seen": 2000}')
+    assert [r.value for item in items for r in item.readings] == [20.0, 21.0]
+    assert counters.mqtt_messages_received == 4
+    assert counters.mqtt_messages_rejected == 1
+    assert counters.mqtt_reject_reasons == {"bad_json": 1}
+    assert counters.mqtt_duplicates == 1
