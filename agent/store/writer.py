@@ -15,7 +15,7 @@ from collections.abc import Callable
 from agent.clock import Clock
 from agent.ingest.item import IngestItem
 from agent.ingest.reading import Reading
-from agent.store.store import Store
+from agent.store import Store
 from agent.upstream.topics import readings_topic
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,13 @@ class StoreWriter:
         if result.outbox_dropped:
             self.outbox_dropped += result.outbox_dropped
             log.warning("outbox full: dropped the %d oldest rows (policy: drop oldest)", result.outbox_dropped)
+        for _, kind, subject, detail in events:
+            if kind == "availability":
+                self._store.set_availability(subject, bool(detail.get("online")), now)
         for item in batch:
             if item.on_durable is not None:
                 item.on_durable()
-        if self._on_committed and outbox:
+        if self._on_committed and result.outbox_added:
             self._on_committed()
 
     def _outbox_items(self, readings: list[Reading]) -> list[tuple[str, str]]:

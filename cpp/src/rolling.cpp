@@ -246,6 +246,7 @@ bool RollingStatsBank::push(std::int64_t idx, double t, double x) {
 }
 
 std::size_t RollingStatsBank::push_many(const std::int64_t* idx, const double* t, const double* x, std::size_t n) {
+    std::lock_guard<std::mutex> lock(mutex_);
     for (std::size_t k = 0; k < n; ++k) {
         if (idx[k] < 0 || static_cast<std::uint64_t>(idx[k]) >= points_.size()) {
             throw std::invalid_argument("idx[" + std::to_string(k) + "] = " + std::to_string(idx[k]) +

@@ -1,0 +1,163 @@
+"""Read the radio dongle's serial stream and turn frames into ingest items.
+
+Reports become readings of device ``node-NNNN``; each report is acked to the
+dongle only after its readings are committed (``IngestItem.on_durable``), so an
+ack always means "stored".  A retransmitted report (same per-node seq) is
+dropped but acked again once everything before it is committed, otherwise the
+dongle would keep retransmitting.  Every byte goes through
+:class:`~agent.protocol.FrameStream`, which counts and drops what is malformed:
+no input can stop this listener.  When the port disappears (dongle unplugged)
+it reopens with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Protocol
+
+from agent.clock import Clock
+from agent.config.schema import SerialPortConfig
+from agent.ingest.counters import IngestCounters
+from agent.ingest.dedupe import SequenceDeduper
+from agent.ingest.item import IngestItem
+from agent.ingest.reading import Reading
+from agent.protocol import CHANNELS, Ack, Frame, FrameStream, Heartbeat, MessageType, Report, encode_frame
+from agent.transports.backoff import Backoff
+from agent.transports.serial_port import SerialError, SerialPort
+
+log = logging.getLogger(__name__)
+
+
+class SerialStatus(Protocol):
+    serial_open: dict[str, bool]
+
+
+def node_device(node: int) -> str:
+    """The device name under which a serial node's points are stored."""
+    return f"node-{node:04d}"
+
+
+class SerialListener:
+    """One dongle: open, read, decode, dedupe, submit, ack; reopen when it goes away."""
+
+    def __init__(
+        self,
+        port: SerialPortConfig,
+        clock: Clock,
+        counters: IngestCounters,
+        deduper: SequenceDeduper,
+        submit: Callable[[IngestItem], None],
+        status: SerialStatus,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._cfg = port
+        self._clock = clock
+        self._counters = counters
+        self._deduper = deduper
+        self._submit = submit
+        self._status = status
+        self._backoff = backoff or Backoff(0.5, 30.0)
+        self._stream = FrameStream()
+        self._rejected_seen = 0
+        self._seen_by_reason: Counter[str] = Counter()
+        self._ack_seq: dict[int, int] = {}
+        self._port: SerialPort | None = None
+
+    async def run(self) -> None:
+        """Until cancelled: keep the port open and read it."""
+        while True:
+            try:
+                async with SerialPort(self._cfg.port, self._cfg.baudrate) as port:
+                    self._opened(port)
+                    await self._read(port)
+                log.warning("serial %s: device closed the port", self._cfg.name)
+            except SerialError as exc:
+                log.warning("serial %s: %s", self._cfg.name, exc)
+            finally:
+                self._port = None
+                self._status.serial_open[self._cfg.name] = False
+            await asyncio.sleep(self._backoff.next_delay())
+
+    def _opened(self, port: SerialPort) -> None:
+        log.info("serial %s: opened %s at %d baud", self._cfg.name, self._cfg.port, self._cfg.baudrate)
+        self._port = port
+        self._backoff.reset()
+        self._stream = FrameStream()  # a partial frame from the old connection is gone
+        self._rejected_seen = 0
+        self._seen_by_reason = Counter()
+        self._status.serial_open[self._cfg.name] = True
+
+    async def _read(self, port: SerialPort) -> None:
+        while data := await port.read():
+            self.feed(data)
+
+    def feed(self, data: bytes) -> None:
+        """Decode bytes from the dongle and handle every complete frame."""
+        frames = self._stream.feed(data)
+        self._count_rejects()
+        for frame in frames:
+            self._counters.frames_received += 1
+            self._handle(frame)
+
+    def _count_rejects(self) -> None:
+        """Move the stream's new rejects (per reason) into the agent's counters."""
+        if self._stream.rejected_total == self._rejected_seen:
+            return
+        self._rejected_seen = self._stream.rejected_total
+        for reason, n in self._stream.rejected.items():
+            new = n - self._seen_by_reason[reason]
+            if new > 0:
+                self._counters.frames_rejected += new
+                self._counters.frame_reject_reasons[reason] += new
+                self._seen_by_reason[reason] = n
+
+    def _handle(self, frame: Frame) -> None:
+        message = frame.message
+        if isinstance(message, Report):
+            self._report(frame, message)
+        elif isinstance(message, Heartbeat):
+            self._counters.heartbeats += 1
+        elif isinstance(message, Ack):
+            pass  # acks of actuator commands; nothing is commanded over serial yet
+        else:
+            self._counters.reject_frame("unexpected_type")
+
+    def _report(self, frame: Frame, report: Report) -> None:
+        device = node_device(frame.node)
+        ack = self._acker(frame.node, frame.seq)
+        if self._deduper.is_duplicate(device, frame.seq):
+            self._counters.serial_duplicates += 1
+            self._submit(IngestItem([], ack))
+            return
+        self._deduper.remember(device, frame.seq)
+        unknown = report.unknown_channels()
+        if unknown:
+            self._counters.unknown_channels += len(unknown)
+        readings = [
+            Reading(device, name, float(report.ts), value, _UNITS[name], "serial", frame.seq)
+            for name, value in report.values().items()
+        ]
+        self._counters.readings_accepted += len(readings)
+        self._submit(IngestItem(readings, ack))
+
+    def _acker(self, node: int, seq: int) -> Callable[[], None] | None:
+        if not self._cfg.ack:
+            return None
+
+        def send_ack() -> None:
+            port = self._port
+            if port is None:
+                return  # the dongle retransmits; we ack the duplicate after reopening
+            own = self._ack_seq.get(node, 0)
+            self._ack_seq[node] = (own + 1) & 0xFFFF
+            ack = Frame(MessageType.ACK, node, own, Ack(int(MessageType.REPORT), seq, 0))
+            port.write(encode_frame(ack))
+
+        return send_ack
+
+
+_UNITS = {channel.name: channel.unit for channel in CHANNELS.values()}

@@ -1,0 +1,443 @@
+"""The gateway's durable memory: readings, devices, events and the upstream outbox.
+
+One SQLite file, standard library only.  The agent calls the store synchronously
+from its single asyncio thread, so every call is one short transaction; the
+writer batches readings so that one transaction (and one fsync) covers many of
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import NamedTuple
+
+from agent.ingest.reading import Reading
+from agent.store.migrations import StoreError, migrate
+
+log = logging.getLogger(__name__)
+
+SERIAL_SEQS_PER_DEVICE = 512
+"""Sequence numbers kept per serial node; twice the deduper's default window."""
+
+BUSY_TIMEOUT_MS = 5000
+"""How long to wait for a lock held by another process (e.g. the sqlite3 CLI)."""
+
+_DROPPED_KEY = "outbox_dropped_total"
+
+_INSERT_READING = (
+    "INSERT OR IGNORE INTO readings (device, channel, ts, value, unit, source, seq, received_ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_DEVICE = (
+    "INSERT INTO devices (name, source, first_seen, last_seen) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET source = excluded.source, last_seen = excluded.last_seen"
+)
+_PRUNE_SEQS = (
+    "DELETE FROM serial_seqs WHERE device = ?1 AND rowid <= ("
+    " SELECT rowid FROM serial_seqs WHERE device = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)"
+)
+
+Outbox = Sequence["tuple[str, str] | None"]
+EventRow = tuple[float, str, str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one :meth:`Store.write_batch` did."""
+
+    inserted: int
+    duplicates: int
+    """Readings already stored (same device, channel and ts), ignored."""
+    outbox_added: int
+    outbox_dropped: int
+    """Oldest outbox rows deleted to keep the outbox within its bound."""
+
+
+class OutboxRow(NamedTuple):
+    """One item waiting to go upstream."""
+
+    id: int
+    topic: str
+    item: str
+    created_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    source: str | None
+    room: str | None
+    first_seen: float | None
+    last_seen: float | None
+    available: bool | None
+    """``None`` until the device reported its availability."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    ts: float
+    kind: str
+    subject: str
+    detail: object
+    """The JSON-decoded detail as it was logged."""
+
+
+class Store:
+    """A gateway database.  Create with :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, outbox_max_rows: int) -> None:
+        """Use :meth:`open`; this only wires an already migrated connection."""
+        self.path = path
+        self.outbox_max_rows = outbox_max_rows
+        self._conn: sqlite3.Connection | None = conn
+        self._outbox_size = int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (_DROPPED_KEY,)).fetchone()
+        self._dropped_total = int(row[0]) if row else 0
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, outbox_max_rows: int = 1_000_000) -> Store:
+        """Open (creating the file, not its directory) and migrate a database.
+
+        The connection runs in WAL mode with ``synchronous=FULL``: a commit returns
+        only after the write-ahead log is on disk, so anything the gateway acks
+        after a commit survives a power cut.  WAL also lets an operator read the
+        file with the sqlite3 CLI while the agent writes.
+        """
+        if outbox_max_rows < 1:
+            raise ValueError(f"outbox_max_rows must be >= 1, got {outbox_max_rows}")
+        where = os.fspath(path)
+        try:
+            conn = sqlite3.connect(where, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {where!r}: {exc}") from exc
+        try:
+            _configure(conn, where)
+            migrate(conn)
+            return cls(conn, where, outbox_max_rows)
+        except (sqlite3.Error, StoreError) as exc:
+            conn.close()
+            raise StoreError(f"cannot open database {where!r}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection; later calls raise :class:`StoreError`.  Idempotent."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def write_batch(
+        self,
+        readings: Sequence[Reading],
+        outbox: Outbox | None = None,
+        events: Sequence[EventRow] = (),
+        *,
+        now: float,
+    ) -> WriteResult:
+        """Store one batch in one transaction; return what happened.
+
+        ``outbox`` is parallel to ``readings``: ``outbox[i]`` is the
+        ``(topic, item_json)`` to forward for ``readings[i]``, or ``None``.  An
+        empty ``outbox`` means nothing is forwarded.  Only readings actually
+        inserted get an outbox row, so a duplicate never goes upstream twice.
+        When the outbox then exceeds ``outbox_max_rows`` its oldest rows are
+        dropped (they stay in ``readings``; only their upstream copy is lost).
+        """
+        forward = _check_batch(readings, outbox)
+        with self._transaction() as conn:
+            newest_before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM readings").fetchone()[0]
+            rows = [(r.device, r.channel, r.ts, r.value, r.unit, r.source, r.seq, now) for r in readings]
+            inserted = conn.executemany(_INSERT_READING, rows).rowcount if rows else 0
+            added = 0
+            if forward is not None and inserted:
+                added = _add_outbox(conn, readings, forward, inserted, newest_before, now)
+            _upsert_devices(conn, readings, now)
+            _remember_seqs(conn, readings, now)
+            _insert_events(conn, events)
+            dropped = self._enforce_bound(conn, self._outbox_size + added)
+        self._outbox_size += added - dropped
+        self._dropped_total += dropped
+        return WriteResult(inserted, len(readings) - inserted, added, dropped)
+
+    def _enforce_bound(self, conn: sqlite3.Connection, size: int) -> int:
+        """Drop the oldest outbox rows beyond the bound; persist the running total."""
+        overflow = size - self.outbox_max_rows
+        if overflow <= 0:
+            return 0
+        dropped = conn.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (overflow,)
+        ).rowcount
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (_DROPPED_KEY, self._dropped_total + dropped),
+        )
+        return dropped
+
+    def log_event(self, ts: float, kind: str, subject: str, detail: object) -> None:
+        """Append one event to the log in its own transaction."""
+        with self._transaction() as conn:
+            _insert_events(conn, [(ts, kind, subject, detail)])
+
+    def set_availability(self, device: str, available: bool, ts: float) -> None:
+        """Record whether a device says it is online; an unknown device is added."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO devices (name, first_seen, available) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET available = excluded.available",
+                (device, ts, int(available)),
+            )
+
+    def outbox_delete(self, ids: Iterable[int]) -> int:
+        """Delete published outbox rows; return how many existed."""
+        params = [(int(i),) for i in ids]
+        if not params:
+            return 0
+        with self._transaction() as conn:
+            deleted = conn.executemany("DELETE FROM outbox WHERE id = ?", params).rowcount
+        self._outbox_size -= deleted
+        return deleted
+
+    # -- reading -------------------------------------------------------------
+
+    def count_readings(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM readings")[0][0])
+
+    def count_duplicate_readings(self) -> int:
+        """Rows sharing (device, channel, ts) beyond the first: 0 means stored exactly once.
+
+        The unique index should make this impossible; the query checks the data
+        itself rather than trusting the index.
+        """
+        rows = self._query(
+            "SELECT COALESCE(SUM(n - 1), 0) FROM"
+            " (SELECT COUNT(*) AS n FROM readings NOT INDEXED GROUP BY device, channel, ts HAVING n > 1)"
+        )
+        return int(rows[0][0])
+
+    def readings(
+        self,
+        device: str | None = None,
+        channel: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[Reading]:
+        """Stored readings ordered by ts (then storage order); ``since`` <= ts <= ``until``."""
+        clauses: list[str] = []
+        params: list[object] = []
+        filters = (("device = ?", device), ("channel = ?", channel), ("ts >= ?", since), ("ts <= ?", until))
+        for clause, value in filters:
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        sql = "SELECT device, channel, ts, value, unit, source, seq FROM readings"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY ts, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [Reading(*row) for row in self._query(sql, params)]
+
+    def recent_serial_seqs(self, limit_per_device: int = 256) -> dict[str, list[int]]:
+        """The newest ``limit_per_device`` sequence numbers of each serial node, oldest first."""
+        rows = self._query(
+            "SELECT device, seq FROM (SELECT device, seq, rowid AS r,"
+            " ROW_NUMBER() OVER (PARTITION BY device ORDER BY rowid DESC) AS n FROM serial_seqs)"
+            " WHERE n <= ? ORDER BY device, r",
+            (limit_per_device,),
+        )
+        recent: dict[str, list[int]] = {}
+        for device, seq in rows:
+            recent.setdefault(device, []).append(seq)
+        return recent
+
+    def outbox_peek(self, limit: int) -> list[OutboxRow]:
+        """The oldest ``limit`` outbox rows, oldest first; they stay until deleted."""
+        rows = self._query("SELECT id, topic, item, created_ts FROM outbox ORDER BY id LIMIT ?", (limit,))
+        return [OutboxRow(*row) for row in rows]
+
+    def outbox_size(self) -> int:
+        """Rows waiting to go upstream (kept in memory: the publisher asks often)."""
+        return self._outbox_size
+
+    @property
+    def outbox_dropped_total(self) -> int:
+        """Outbox rows ever dropped by the bound, across restarts."""
+        return self._dropped_total
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        """Logged events in the order they were logged, optionally of one kind."""
+        sql = "SELECT id, ts, kind, subject, detail FROM events"
+        params: tuple[object, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params = (kind,)
+        rows = self._query(sql + " ORDER BY id", params)
+        return [Event(i, ts, k, s, _decode(d)) for i, ts, k, s, d in rows]
+
+    def devices(self) -> list[Device]:
+        rows = self._query(
+            "SELECT name, source, room, first_seen, last_seen, available FROM devices ORDER BY name"
+        )
+        return [Device(n, s, r, f, la, None if a is None else bool(a)) for n, s, r, f, la, a in rows]
+
+    def integrity_check(self) -> str:
+        """SQLite's own verdict on the file: ``"ok"`` or the problems it found."""
+        return "\n".join(str(row[0]) for row in self._query("PRAGMA integrity_check"))
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"database {self.path!r} is closed")
+        return self._conn
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; sqlite errors become :class:`StoreError`.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front, so a concurrent reader
+        can never make us fail half-way through with SQLITE_BUSY.
+        """
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+
+def _configure(conn: sqlite3.Connection, where: str) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("database %s: WAL not available (journal mode %s); commits are slower", where, mode)
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_batch(readings: Sequence[Reading], outbox: Outbox | None) -> Outbox | None:
+    """Reject what SQLite would turn into a failed batch, before the transaction.
+
+    SQLite stores NaN as NULL, which the NOT NULL columns refuse; one bad reading
+    would then abort everything it was batched with.
+    """
+    for r in readings:
+        if not (math.isfinite(r.ts) and math.isfinite(r.value)):
+            raise ValueError(f"reading {r.point} has a non-finite ts or value ({r.ts!r}, {r.value!r})")
+    if not outbox:
+        return None
+    if len(outbox) != len(readings):
+        raise ValueError(
+            f"outbox has {len(outbox)} entries for {len(readings)} readings; they must be parallel"
+        )
+    return outbox
+
+
+def _add_outbox(
+    conn: sqlite3.Connection,
+    readings: Sequence[Reading],
+    forward: Outbox,
+    inserted: int,
+    newest_before: int,
+    now: float,
+) -> int:
+    """Queue the outbox items of the readings this batch actually inserted.
+
+    Rows with an id above the pre-batch maximum are ours; within a batch only the
+    first copy of a reading can have been inserted.
+    """
+    if inserted == len(readings):
+        fresh = None
+    else:
+        fresh = set(conn.execute("SELECT device, channel, ts FROM readings WHERE id > ?", (newest_before,)))
+    rows = []
+    for reading, entry in zip(readings, forward):
+        if fresh is not None:
+            key = (reading.device, reading.channel, reading.ts)
+            if key not in fresh:
+                continue
+            fresh.discard(key)
+        if entry is not None:
+            rows.append((entry[0], entry[1], now))
+    if rows:
+        conn.executemany("INSERT INTO outbox (topic, item, created_ts) VALUES (?, ?, ?)", rows)
+    return len(rows)
+
+
+def _upsert_devices(conn: sqlite3.Connection, readings: Sequence[Reading], now: float) -> None:
+    sources = {r.device: r.source for r in readings}
+    conn.executemany(_UPSERT_DEVICE, [(name, source, now, now) for name, source in sources.items()])
+
+
+def _remember_seqs(conn: sqlite3.Connection, readings: Sequence[Reading], now: float) -> None:
+    """Keep the newest serial sequence numbers per device for the deduper's restart.
+
+    A seq already remembered keeps its place (like the in-memory deduper), so the
+    oldest-first order survives; each touched device is trimmed to its newest
+    :data:`SERIAL_SEQS_PER_DEVICE`.
+    """
+    seqs = dict.fromkeys((r.device, r.seq) for r in readings if r.seq is not None)
+    if not seqs:
+        return
+    conn.executemany(
+        "INSERT OR IGNORE INTO serial_seqs (device, seq, ts) VALUES (?, ?, ?)",
+        [(device, seq, now) for device, seq in seqs],
+    )
+    devices = dict.fromkeys(device for device, _ in seqs)
+    conn.executemany(_PRUNE_SEQS, [(device, SERIAL_SEQS_PER_DEVICE) for device in devices])
+
+
+def _insert_events(conn: sqlite3.Connection, events: Sequence[EventRow]) -> None:
+    if events:
+        conn.executemany(
+            "INSERT INTO events (ts, kind, subject, detail) VALUES (?, ?, ?, ?)",
+            [(ts, kind, subject, _encode(detail)) for ts, kind, subject, detail in events],
+        )
+
+
+def _encode(detail: object) -> str:
+    """JSON for the event log; an odd value is stringified rather than failing the batch."""
+    return json.dumps(detail, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _decode(text: str | None) -> object:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # written by hand with the sqlite3 CLI; show it as it is
