@@ -9,6 +9,7 @@ publication through the outbox — except that its clock follows the simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from agent.config import Config, load_config
 from agent.service import Agent
 from agent.state.points import PointTable
 from agent.systemd import configure_logging
+from agent.transports.mqtt import client_logger
 
 log = logging.getLogger("edgewise.demo")
 
@@ -242,14 +244,21 @@ def demo_config(
 
 
 class UpstreamCounter:
-    """A consumer of the gateway's upstream topics, as a building's back end would be."""
+    """A consumer of the gateway's upstream topics, as a building's back end would be.
+
+    It keeps a persistent session and reconnects, so an upstream broker outage
+    (tests stop the broker on purpose) loses nothing on this side either.
+    ``received`` keeps, per device, every (point, ts) in arrival order.
+    """
 
     def __init__(self, host: str, port: int, config: Config) -> None:
         assert config.upstream is not None
         self._host, self._port = host, port
         self._topic = f"{config.upstream.topic_prefix}/{config.gateway.id}/readings/#"
+        self._identifier = f"edgewise-demo-consumer-{config.gateway.id}-{os.getpid()}-{id(self):x}"
         self.readings = 0
         self.messages = 0
+        self.received: dict[str, list[tuple[str, float]]] = {}
         self.subscribed = False
         self._stop = asyncio.Event()
 
@@ -257,19 +266,41 @@ class UpstreamCounter:
         self._stop.set()
 
     async def run(self) -> None:
-        async with aiomqtt.Client(self._host, self._port, identifier="edgewise-demo-upstream-consumer") as client:
+        while not self._stop.is_set():
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                log.info("upstream consumer: %s; reconnecting", exc)
+                await asyncio.sleep(0.2)
+
+    async def _session(self) -> None:
+        async with aiomqtt.Client(
+            self._host, self._port, identifier=self._identifier, clean_session=False, logger=client_logger()
+        ) as client:
             await client.subscribe(self._topic, qos=1)
             self.subscribed = True
             reader = asyncio.create_task(self._read(client))
-            await self._stop.wait()
-            reader.cancel()
+            stopper = asyncio.create_task(self._stop.wait())
+            try:
+                await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                raise reader.exception()  # type: ignore[misc]
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload
-            if isinstance(payload, bytes | bytearray):
-                self.messages += 1
-                self.readings += len(json.loads(payload)["readings"])
+            if not isinstance(payload, bytes | bytearray):
+                continue
+            body = json.loads(payload)
+            self.messages += 1
+            self.readings += len(body["readings"])
+            seen = self.received.setdefault(body["device"], [])
+            seen.extend((r["point"], r["ts"]) for r in body["readings"])
 
 
 def room_summary(points: PointTable, building: object) -> list[dict[str, object]]:

@@ -132,7 +132,7 @@ class Agent:
         never = asyncio.Event()  # the task is cancelled on stop
         await run_connected(
             "zigbee",
-            lambda: make_client(address, identifier=identifier),
+            lambda: make_client(address, identifier=identifier, persistent=True),
             listener.session,
             Backoff(1.0, 30.0),
             never,

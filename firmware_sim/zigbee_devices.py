@@ -20,6 +20,8 @@ from typing import Any
 
 import aiomqtt
 
+from agent.transports.mqtt import client_logger
+
 from firmware_sim.building import Building, Room
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class ZigbeeNetwork:
             will=aiomqtt.Will(f"{self.base_topic}/bridge/state", _OFFLINE, qos=1, retain=True),
             timeout=10,
             max_inflight_messages=1000,
+            logger=client_logger(),
         )
         # Publishing every device at once is deliberate; don't warn about it.
         client.pending_calls_threshold = 2 * len(self.devices) + 10

@@ -19,13 +19,15 @@ EXIT_INVALID = 2
 
 
 def check_main(path: str, out: TextIO | None = None) -> int:
-    """Check the file at ``path``; print the verdict to ``out`` (stdout); return the exit code."""
-    stream = sys.stdout if out is None else out
+    """Check the file at ``path``; print the verdict to ``out``; return the exit code.
+
+    Without ``out``, problems go to stderr (like ``edgewise run``'s) and "ok" to stdout.
+    """
     try:
         load_config(path)
     except ConfigError as exc:
         for issue in exc.issues:
-            print(issue, file=stream)
+            print(issue, file=sys.stderr if out is None else out)
         return EXIT_INVALID
-    print(f"{path}: ok", file=stream)
+    print(f"{path}: ok", file=sys.stdout if out is None else out)
     return EXIT_OK

@@ -103,7 +103,7 @@ class StoreWriter:
         self.batches += 1
         if result.outbox_dropped:
             self.outbox_dropped += result.outbox_dropped
-            log.warning("outbox full: dropped the %d oldest rows (policy: drop oldest)", result.outbox_dropped)
+            self._warn_dropped(result.outbox_dropped)
         for _, kind, subject, detail in events:
             if kind == "availability":
                 self._store.set_availability(subject, bool(detail.get("online")), now)
@@ -112,6 +112,15 @@ class StoreWriter:
                 item.on_durable()
         if self._on_committed and result.outbox_added:
             self._on_committed()
+
+    def _warn_dropped(self, dropped: int) -> None:
+        """Warn when the outbox starts overflowing and then at every 10,000 drops, not per batch."""
+        before = self.outbox_dropped - dropped
+        if before == 0 or before // 10_000 != self.outbox_dropped // 10_000:
+            log.warning(
+                "outbox full: %d oldest rows not forwarded so far (policy: drop oldest; still stored locally)",
+                self.outbox_dropped,
+            )
 
     def _outbox_items(self, readings: list[Reading]) -> list[tuple[str, str]]:
         if self._prefix is None:

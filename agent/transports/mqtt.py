@@ -20,6 +20,22 @@ from agent.transports.backoff import Backoff
 log = logging.getLogger(__name__)
 
 
+class _DropPendingCallNotices(logging.Filter):
+    """aiomqtt warns whenever more than ten publishes are in flight; concurrent
+    QoS 1 publishing is how we reach throughput, so that notice is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pending publish calls" not in record.getMessage()
+
+
+def client_logger() -> logging.Logger:
+    """The logger MQTT clients log through (``edgewise.mqtt``), without the noise."""
+    logger = logging.getLogger("edgewise.mqtt")
+    if not any(isinstance(f, _DropPendingCallNotices) for f in logger.filters):
+        logger.addFilter(_DropPendingCallNotices())
+    return logger
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     """Where a broker is and how to log in to it."""
@@ -37,8 +53,16 @@ def make_client(
     identifier: str | None = None,
     will: aiomqtt.Will | None = None,
     max_inflight: int = 100,
+    persistent: bool = False,
 ) -> aiomqtt.Client:
-    """A client for ``address``; not yet connected (enter it with ``async with``)."""
+    """A client for ``address``; not yet connected (enter it with ``async with``).
+
+    ``persistent`` asks the broker to keep the session (subscriptions and queued
+    QoS 1 messages) while we are away, so a restart of the agent loses no
+    device message; it needs a stable ``identifier``.
+    """
+    if persistent and not identifier:
+        raise ValueError("a persistent MQTT session needs a fixed client identifier")
     return aiomqtt.Client(
         address.host,
         address.port,
@@ -49,6 +73,8 @@ def make_client(
         keepalive=address.keepalive_s,
         timeout=10,
         max_inflight_messages=max_inflight,
+        clean_session=not persistent,
+        logger=client_logger(),
     )
 
 

@@ -4,7 +4,8 @@ Delivery is at least once: a reading leaves the outbox only after its message's
 PUBACK (QoS 1) arrives, so a connection lost between the broker receiving a
 message and us seeing its PUBACK means it is sent again.  Upstream consumers
 deduplicate by (point, ts).  Order per device is kept: rows are read in outbox
-order and, per topic, only the acknowledged prefix is deleted.
+order, each topic's messages are published one after another, and only the
+acknowledged prefix of a topic is deleted.
 """
 
 from __future__ import annotations
@@ -117,31 +118,37 @@ class UpstreamPublisher:
         await client.publish(self._availability, b"offline", qos=1, retain=True)
 
     async def _publish_some(self, client: aiomqtt.Client) -> bool:
-        """Publish one window of the outbox; False when it was empty."""
+        """Publish one window of the outbox; False when it was empty.
+
+        Topics (devices) are published concurrently, each topic's chunks one
+        after another, so a consumer sees every device's readings in order even
+        when the connection drops halfway: a topic stops at its first failure
+        and resumes from there on the next connection.
+        """
         rows = self._store.outbox_peek(self._batch_size * 20)
         if not rows:
             return False
-        chunks = chunk_rows(rows, self._batch_size)
-        results = await asyncio.gather(
-            *(client.publish(c.topic, c.payload(self._gateway_id), qos=self._qos) for c in chunks),
-            return_exceptions=True,
-        )
-        self._delete_acknowledged(chunks, results)
-        failure = next((r for r in results if isinstance(r, BaseException)), None)
-        if failure is not None:
-            raise failure if isinstance(failure, aiomqtt.MqttError) else aiomqtt.MqttError(str(failure))
-        return True
-
-    def _delete_acknowledged(self, chunks: list[Chunk], results: list[object]) -> None:
-        """Delete, per topic, the chunks up to the first one that failed."""
-        failed_topics: set[str] = set()
-        done: list[int] = []
-        for chunk, result in zip(chunks, results):
-            if chunk.topic in failed_topics or isinstance(result, BaseException):
-                failed_topics.add(chunk.topic)
-                continue
-            done.extend(row.id for row in chunk.rows)
-            self.published_messages += 1
-            self.published_readings += len(chunk.rows)
+        by_topic: dict[str, list[Chunk]] = {}
+        for chunk in chunk_rows(rows, self._batch_size):
+            by_topic.setdefault(chunk.topic, []).append(chunk)
+        results = await asyncio.gather(*(self._publish_topic(client, chunks) for chunks in by_topic.values()))
+        done = [row_id for acked, _ in results for row_id in acked]
         if done:
             self._store.outbox_delete(done)
+        failure = next((error for _, error in results if error is not None), None)
+        if failure is not None:
+            raise failure
+        return True
+
+    async def _publish_topic(self, client: aiomqtt.Client, chunks: list[Chunk]) -> tuple[list[int], aiomqtt.MqttError | None]:
+        """Publish one topic's chunks in order; the row ids acked, and the error that stopped it."""
+        acked: list[int] = []
+        for chunk in chunks:
+            try:
+                await client.publish(chunk.topic, chunk.payload(self._gateway_id), qos=self._qos)
+            except aiomqtt.MqttError as exc:
+                return acked, exc
+            acked.extend(row.id for row in chunk.rows)
+            self.published_messages += 1
+            self.published_readings += len(chunk.rows)
+        return acked, None
