@@ -80,6 +80,8 @@ class LinkFaults:
 
     ack_loss_prob: float = 0.0
     duplicate_prob: float = 0.0
+    ack_timeout_s: float = 0.5
+    """How long the dongle waits for an ack before retransmitting (wall time)."""
 
 
 class DemoSite:
@@ -140,7 +142,7 @@ class DemoSite:
         await _wait_until(lambda: self.counter.subscribed, 20.0)
         rng = random.Random(opts.seed * 104729)
         self.dongle = await stack.enter_async_context(
-            Dongle(master, rng=rng, ack_loss_prob=self.faults.ack_loss_prob,
+            Dongle(master, rng=rng, ack_timeout_s=self.faults.ack_timeout_s, ack_loss_prob=self.faults.ack_loss_prob,
                    duplicate_prob=self.faults.duplicate_prob)
         )
         self.zigbee = await stack.enter_async_context(

@@ -25,7 +25,7 @@ async def test_every_reading_of_a_day_is_stored_exactly_once_and_forwarded() -> 
 
 @pytest.mark.asyncio
 async def test_lost_acks_and_duplicate_frames_are_deduplicated() -> None:
-    faults = LinkFaults(ack_loss_prob=0.2, duplicate_prob=0.1)
+    faults = LinkFaults(ack_loss_prob=0.2, duplicate_prob=0.1, ack_timeout_s=0.1)
     async with DemoSite(DemoOptions(days=0.5, rooms=2, seed=5), faults=faults) as site:
         await site.simulate(0.5)
         assert await site.settle()
