@@ -23,7 +23,7 @@ KNOWN_FIELDS: dict[str, str] = {
     "local_temperature": "°C",
     "occupied_heating_setpoint": "°C",
     "occupied_cooling_setpoint": "°C",
-    "humidity": "%",
+    "humidity": "%RH",
     "illuminance": "lx",
     "illuminance_lux": "lx",
     "co2": "ppm",
@@ -101,10 +101,13 @@ def parse_state(device: str, payload: bytes, now: float) -> StateMessage:
     """Readings from one state message, stamped with ``last_seen`` when present."""
     obj = _parse_json_object(_decode_text(payload))
     ts, has_time = _event_time(obj.get("last_seen"), now)
-    readings = [
-        Reading(device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee")
-        for name, value in _numeric_fields(obj)
-    ]
+    readings = []
+    for name, raw in obj.items():
+        if name == "last_seen":
+            continue
+        value = _field_value(name, raw)
+        if value is not None:
+            readings.append(Reading(device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee"))
     return StateMessage(device, ts, readings, has_time)
 
 
@@ -118,7 +121,9 @@ def _decode_text(payload: bytes) -> str:
 def _parse_json_object(text: str) -> dict[str, object]:
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError besides JSONDecodeError: an integer beyond Python's digit
+        # limit; RecursionError: arrays nested thousands deep.
         raise PayloadError("bad_json", str(exc)) from None
     if not isinstance(obj, dict):
         raise PayloadError("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
@@ -130,38 +135,47 @@ def _event_time(last_seen: object, now: float) -> tuple[float, bool]:
         return now, False
     if isinstance(last_seen, bool):
         raise PayloadError("bad_type", "last_seen must be epoch milliseconds or ISO 8601")
-    if isinstance(last_seen, (int, float)) and math.isfinite(last_seen) and last_seen > 0:
-        return float(last_seen) / 1000.0, True
+    if isinstance(last_seen, (int, float)):
+        ms = _finite(last_seen)
+        if ms is not None and ms > 0:
+            return ms / 1000.0, True
     if isinstance(last_seen, str):
         try:
             return datetime.fromisoformat(last_seen).timestamp(), True
-        except ValueError:
-            pass
-    raise PayloadError("bad_type", f"last_seen {last_seen!r} is not epoch ms or ISO 8601")
+        except (ValueError, OverflowError, OSError):
+            pass  # not ISO 8601, or a date the platform's time functions cannot place
+    raise PayloadError("bad_type", f"last_seen {_short(last_seen)} is not epoch ms or ISO 8601")
 
 
-def _numeric_fields(obj: dict[str, object]) -> list[tuple[str, float]]:
-    out: list[tuple[str, float]] = []
-    for name, raw in obj.items():
-        if name == "last_seen":
-            continue
-        value = _field_value(name, raw)
-        if value is not None:
-            out.append((name, value))
-    return out
+def _finite(number: int | float) -> float | None:
+    """``number`` as a float; ``None`` when it is infinite, NaN or too big for a float."""
+    try:
+        value = float(number)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _field_value(name: str, raw: object) -> float | None:
+    kind = type(raw)
+    if (kind is float or kind is int) and name not in _BINARY_FIELDS:
+        # The common case first: a plain number in a numeric field.
+        value = _finite(raw)  # type: ignore[arg-type]
+        if value is None:
+            raise PayloadError("not_finite", f"{name} is {_short(raw)}")
+        return value
     if name in _BINARY_FIELDS:
         if isinstance(raw, bool):
             return 1.0 if raw else 0.0
         if isinstance(raw, str) and raw.upper() in _ON_OFF:
             return _ON_OFF[raw.upper()]
         raise PayloadError("bad_type", f"{name} must be a boolean or ON/OFF, got {raw!r}")
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        if name in KNOWN_FIELDS:
-            raise PayloadError("bad_type", f"{name} must be a number, got {raw!r}")
-        return None
-    if not math.isfinite(raw):
-        raise PayloadError("not_finite", f"{name} is {raw!r}")
-    return float(raw)
+    if name in KNOWN_FIELDS:
+        raise PayloadError("bad_type", f"{name} must be a number, got {_short(raw)}")
+    return None
+
+
+def _short(raw: object) -> str:
+    """``repr`` for error messages, cut short: a payload can hold anything."""
+    text = repr(raw)
+    return text if len(text) <= 80 else text[:77] + "..."
