@@ -7,10 +7,8 @@ does, decodes frames with FrameStream and acks reports.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import tty
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
@@ -28,18 +26,6 @@ from agent.protocol import (
     report_from_values,
 )
 from firmware_sim.dongle import Dongle
-
-
-@pytest.fixture
-def raw_pty() -> Iterator[tuple[int, str]]:
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 class Gateway:
@@ -82,8 +68,8 @@ class Gateway:
 
 
 @pytest_asyncio.fixture
-async def gateway(raw_pty: tuple[int, str]) -> AsyncIterator[Gateway]:
-    reader, writer = await serial_asyncio_fast.open_serial_connection(url=raw_pty[1], baudrate=115200)
+async def gateway(pty_pair: tuple[int, str]) -> AsyncIterator[Gateway]:
+    reader, writer = await serial_asyncio_fast.open_serial_connection(url=pty_pair[1], baudrate=115200)
     gw = Gateway(reader, writer)
     task = asyncio.create_task(gw.run())
     yield gw
@@ -123,8 +109,8 @@ async def send_many(dongle: Dongle, count: int, nodes: int = 5) -> dict[tuple[in
 
 
 @pytest.mark.asyncio
-async def test_reports_arrive_intact_and_are_acked(raw_pty: tuple[int, str], gateway: Gateway) -> None:
-    async with Dongle(raw_pty[0], rng=random.Random(1)) as dongle:
+async def test_reports_arrive_intact_and_are_acked(pty_pair: tuple[int, str], gateway: Gateway) -> None:
+    async with Dongle(pty_pair[0], rng=random.Random(1)) as dongle:
         sent = await send_many(dongle, 60)
         assert await dongle.drain(10.0)
         assert await until(lambda: len({(f.node, f.seq) for f in gateway.reports}) == len(sent))
@@ -137,9 +123,9 @@ async def test_reports_arrive_intact_and_are_acked(raw_pty: tuple[int, str], gat
 
 @pytest.mark.asyncio
 async def test_lost_acks_cause_retransmissions_with_the_original_seq(
-    raw_pty: tuple[int, str], gateway: Gateway
+    pty_pair: tuple[int, str], gateway: Gateway
 ) -> None:
-    dongle = Dongle(raw_pty[0], rng=random.Random(3), ack_timeout_s=0.05, ack_loss_prob=0.5, duplicate_prob=0.2)
+    dongle = Dongle(pty_pair[0], rng=random.Random(3), ack_timeout_s=0.05, ack_loss_prob=0.5, duplicate_prob=0.2)
     async with dongle:
         sent = await send_many(dongle, 40)
         assert await dongle.drain(20.0)
@@ -155,9 +141,9 @@ async def test_lost_acks_cause_retransmissions_with_the_original_seq(
 
 
 @pytest.mark.asyncio
-async def test_window_limits_unacked_reports(raw_pty: tuple[int, str], gateway: Gateway) -> None:
+async def test_window_limits_unacked_reports(pty_pair: tuple[int, str], gateway: Gateway) -> None:
     gateway.hold_acks = True
-    async with Dongle(raw_pty[0], rng=random.Random(1), window=4, ack_timeout_s=60.0) as dongle:
+    async with Dongle(pty_pair[0], rng=random.Random(1), window=4, ack_timeout_s=60.0) as dongle:
         await send_many(dongle, 4)
         fifth = asyncio.create_task(dongle.send_report(9, 1767571300, {"co2": 500.0}))
         assert await until(lambda: len(gateway.held) == 4)
@@ -169,18 +155,18 @@ async def test_window_limits_unacked_reports(raw_pty: tuple[int, str], gateway: 
 
 
 @pytest.mark.asyncio
-async def test_drain_reports_a_silent_gateway(raw_pty: tuple[int, str], gateway: Gateway) -> None:
+async def test_drain_reports_a_silent_gateway(pty_pair: tuple[int, str], gateway: Gateway) -> None:
     gateway.hold_acks = True
-    async with Dongle(raw_pty[0], rng=random.Random(1), ack_timeout_s=60.0) as dongle:
+    async with Dongle(pty_pair[0], rng=random.Random(1), ack_timeout_s=60.0) as dongle:
         await dongle.send_report(1, 1767571200, {"temperature": 20.0})
         assert not await dongle.drain(0.1)
         assert dongle.pending == 1
 
 
 @pytest.mark.asyncio
-async def test_dongle_gives_up_after_max_retries(raw_pty: tuple[int, str], gateway: Gateway) -> None:
+async def test_dongle_gives_up_after_max_retries(pty_pair: tuple[int, str], gateway: Gateway) -> None:
     gateway.hold_acks = True
-    async with Dongle(raw_pty[0], rng=random.Random(1), ack_timeout_s=0.01, max_retries=3) as dongle:
+    async with Dongle(pty_pair[0], rng=random.Random(1), ack_timeout_s=0.01, max_retries=3) as dongle:
         await dongle.send_report(1, 1767571200, {"temperature": 20.0})
         assert await dongle.drain(10.0)
         assert dongle.given_up == 1 and dongle.retransmits == 3
@@ -188,9 +174,9 @@ async def test_dongle_gives_up_after_max_retries(raw_pty: tuple[int, str], gatew
 
 
 @pytest.mark.asyncio
-async def test_command_reaches_the_node_and_is_acked(raw_pty: tuple[int, str], gateway: Gateway) -> None:
+async def test_command_reaches_the_node_and_is_acked(pty_pair: tuple[int, str], gateway: Gateway) -> None:
     applied: list[tuple[int, Command]] = []
-    async with Dongle(raw_pty[0], rng=random.Random(1), on_command=lambda n, c: applied.append((n, c))) as dongle:
+    async with Dongle(pty_pair[0], rng=random.Random(1), on_command=lambda n, c: applied.append((n, c))) as dongle:
         seq = gateway.send(7, Command(1, 600))
         assert await until(lambda: any(f.type is MessageType.ACK for f in gateway.frames))
         ack = next(f for f in gateway.frames if f.type is MessageType.ACK)
@@ -206,10 +192,10 @@ async def test_command_reaches_the_node_and_is_acked(raw_pty: tuple[int, str], g
 
 @pytest.mark.asyncio
 async def test_retried_command_is_acked_again_but_applied_once(
-    raw_pty: tuple[int, str], gateway: Gateway
+    pty_pair: tuple[int, str], gateway: Gateway
 ) -> None:
     applied: list[tuple[int, Command]] = []
-    async with Dongle(raw_pty[0], rng=random.Random(1), on_command=lambda n, c: applied.append((n, c))):
+    async with Dongle(pty_pair[0], rng=random.Random(1), on_command=lambda n, c: applied.append((n, c))):
         wire = encode_frame(Frame(MessageType.COMMAND, 4, 41, Command(2, 0)))
         gateway.writer.write(wire + wire)
         assert await until(lambda: sum(f.type is MessageType.ACK for f in gateway.frames) == 2)
@@ -218,16 +204,16 @@ async def test_retried_command_is_acked_again_but_applied_once(
 
 
 @pytest.mark.asyncio
-async def test_heartbeat_arrives(raw_pty: tuple[int, str], gateway: Gateway) -> None:
-    async with Dongle(raw_pty[0], rng=random.Random(1)) as dongle:
+async def test_heartbeat_arrives(pty_pair: tuple[int, str], gateway: Gateway) -> None:
+    async with Dongle(pty_pair[0], rng=random.Random(1)) as dongle:
         seq = await dongle.send_heartbeat(3, 86400, -67, 3300)
         assert await until(lambda: bool(gateway.frames))
     assert gateway.frames == [Frame(MessageType.HEARTBEAT, 3, seq, Heartbeat(86400, -67, 3300))]
 
 
 @pytest.mark.asyncio
-async def test_faults_on_the_line_are_survived(raw_pty: tuple[int, str], gateway: Gateway) -> None:
-    async with Dongle(raw_pty[0], rng=random.Random(1), ack_timeout_s=0.05) as dongle:
+async def test_faults_on_the_line_are_survived(pty_pair: tuple[int, str], gateway: Gateway) -> None:
+    async with Dongle(pty_pair[0], rng=random.Random(1), ack_timeout_s=0.05) as dongle:
         # Far more than the pty buffer holds, so writes block part-way and resume.
         await dongle.send_raw(b"\x01" * 20000 + b"\x00")
         # Garbage with no delimiter spoils the frame written after it ...
