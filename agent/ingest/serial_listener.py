@@ -101,7 +101,11 @@ class SerialListener:
         self._count_rejects()
         for frame in frames:
             self._counters.frames_received += 1
-            self._handle(frame)
+            try:
+                self._handle(frame)
+            except Exception:  # a bug must cost one frame (the dongle retransmits), never the agent
+                self._counters.reject_frame("internal_error")
+                log.exception("could not handle a frame from node %d; dropped", frame.node)
 
     def _count_rejects(self) -> None:
         """Move the stream's new rejects (per reason) into the agent's counters."""

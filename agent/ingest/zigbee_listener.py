@@ -51,6 +51,10 @@ class ZigbeeListener:
             self._counters.reject_mqtt(exc.reason)
             log.debug("rejected message on %s: %s", topic, exc)
             return
+        except Exception:  # a parser bug must cost one message, never the agent
+            self._counters.reject_mqtt("internal_error")
+            log.exception("could not handle the message on %s; dropped", topic)
+            return
         if item is not None:
             self._submit(item)
 

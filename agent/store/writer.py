@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Callable
 
 from agent.clock import Clock
@@ -30,6 +31,47 @@ def reading_item(reading: Reading) -> str:
     )
 
 
+class OutboxEncoder:
+    """Upstream topic and JSON item of each reading, exactly as :func:`reading_item`
+    writes them, with the parts that depend only on the point encoded once.
+
+    A gateway has hundreds of points but forwards every reading of them; a
+    ``json.dumps`` per reading was a third of the store writer's time.
+    """
+
+    MAX_CACHED_POINTS = 10_000
+    """A device inventing field names must not grow the cache without bound."""
+
+    def __init__(self, prefix: str, gateway_id: str) -> None:
+        self._prefix = prefix
+        self._gateway_id = gateway_id
+        self._parts: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+
+    def encode(self, r: Reading) -> tuple[str, str]:
+        key = (r.device, r.channel, r.unit)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._point_parts(r)
+        topic, head, tail = parts
+        return topic, f"{head}{_json_number(r.ts)},\"value\":{_json_number(r.value)}{tail}"
+
+    def _point_parts(self, r: Reading) -> tuple[str, str, str]:
+        if len(self._parts) >= self.MAX_CACHED_POINTS:
+            self._parts.clear()
+        head = '{"point":' + json.dumps(r.point, ensure_ascii=False) + ',"ts":'
+        tail = ',"unit":' + json.dumps(r.unit, ensure_ascii=False) + "}"
+        parts = (readings_topic(self._prefix, self._gateway_id, r.device), head, tail)
+        self._parts[(r.device, r.channel, r.unit)] = parts
+        return parts
+
+
+def _json_number(x: float) -> str:
+    """What ``json.dumps`` writes for ``x``, without its per-call overhead."""
+    if type(x) is float and math.isfinite(x):
+        return float.__repr__(x)
+    return json.dumps(x)
+
+
 class StoreWriter:
     """Consumes :class:`IngestItem` from a queue and commits them in batches."""
 
@@ -48,8 +90,7 @@ class StoreWriter:
         self._clock = clock
         self._batch_max = batch_max
         self._flush_interval = flush_interval_s
-        self._prefix = upstream_prefix
-        self._gateway_id = gateway_id
+        self._encoder = OutboxEncoder(upstream_prefix, gateway_id) if upstream_prefix is not None else None
         self._on_committed = on_committed
         self._queue: asyncio.Queue[IngestItem | None] = asyncio.Queue()
         self.readings_stored = 0
@@ -123,6 +164,7 @@ class StoreWriter:
             )
 
     def _outbox_items(self, readings: list[Reading]) -> list[tuple[str, str]]:
-        if self._prefix is None:
+        if self._encoder is None:
             return []
-        return [(readings_topic(self._prefix, self._gateway_id, r.device), reading_item(r)) for r in readings]
+        encode = self._encoder.encode
+        return [encode(r) for r in readings]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given
@@ -102,3 +103,47 @@ def test_listener_counts_rejects_and_drops_redelivered_messages() -> None:
     assert counters.mqtt_messages_rejected == 1
     assert counters.mqtt_reject_reasons == {"bad_json": 1}
     assert counters.mqtt_duplicates == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"power": 1' + b"0" * 400 + b"}",  # an integer too large for a float
+        b'{"last_seen": 1' + b"0" * 400 + b"}",
+        b'{"power": ' + b"9" * 5000 + b"}",  # beyond Python's int-string limit
+        b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the recursion limit
+    ],
+)
+def test_hostile_json_is_rejected_not_raised(payload: bytes) -> None:
+    with pytest.raises(PayloadError):
+        parse_state("plug", payload, now=1.0)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["temperature", "state", "last_seen", "power", "x"]) | st.text(max_size=8),
+                       json_values, max_size=6))
+def test_any_json_object_gives_readings_or_a_payload_error(obj: dict[str, object]) -> None:
+    payload = json.dumps(obj).encode()
+    try:
+        msg = parse_state("dev", payload, now=5.0)
+    except PayloadError:
+        return
+    for r in msg.readings:
+        assert isinstance(r.value, float) and math.isfinite(r.value)
+
+
+@given(st.binary(max_size=300))
+def test_listener_survives_any_bytes(payload: bytes) -> None:
+    counters = IngestCounters()
+    items: list[IngestItem] = []
+    listener = ZigbeeListener("zigbee2mqtt", SimClock(0.0), counters, items.append)
+    listener.handle("zigbee2mqtt/dev", payload)
+    listener.handle("zigbee2mqtt/dev/availability", payload)
+    assert counters.mqtt_messages_received == 2
+    assert counters.mqtt_messages_rejected + len(items) == 2
