@@ -1,9 +1,12 @@
 """The agent: wires transports → ingest → state → store → upstream and runs them.
 
-Everything runs as tasks of one :class:`asyncio.TaskGroup` in one thread.  A stop
+Everything runs as tasks of one :class:`asyncio.TaskGroup` in one thread, except
+the store's batch commits and outbox reads, which run on one
+:class:`~agent.store.StoreThread` so disk waits never stall ingest.  A stop
 request (SIGTERM in ``edgewise run``) stops the sources first, then lets the
 store writer commit what was already ingested, then lets the upstream publisher
-say ``offline`` — so the store is consistent and nothing acknowledged is lost.
+say ``offline``; the store thread is stopped, then the store closed — so the
+store is consistent and nothing acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from agent.ingest.serial_listener import SerialListener
 from agent.ingest.zigbee_listener import ZigbeeListener
 from agent.state.points import PointTable
 from agent.state.staleness import StalenessMonitor
-from agent.store import Store
+from agent.store import Store, StoreThread
 from agent.store.writer import StoreWriter
 from agent.systemd import Notifier, watchdog_loop
 from agent.transports.backoff import Backoff
-from agent.transports.mqtt import BrokerAddress, make_client, run_connected
+from agent.transports.mqtt import BrokerAddress, make_client
 from agent.upstream.publisher import UpstreamPublisher
 
 log = logging.getLogger(__name__)
@@ -58,10 +61,12 @@ class Agent:
         )
         self.deduper = SequenceDeduper()
         self.deduper.load(self.store.recent_serial_seqs())
+        self.store_thread = StoreThread()
         self.publisher = self._make_publisher()
         self.writer = StoreWriter(
             self.store,
             clock,
+            thread=self.store_thread,
             batch_max=config.store.batch_max,
             flush_interval_s=config.store.flush_interval_s,
             upstream_prefix=upstream.topic_prefix if upstream else None,
@@ -69,6 +74,7 @@ class Agent:
             on_committed=self.publisher.notify if self.publisher else None,
         )
         self.running = asyncio.Event()
+        self._sources_stop = asyncio.Event()
 
     def submit(self, item: IngestItem) -> None:
         """Ingest → state → store: the one door every reading goes through."""
@@ -79,6 +85,7 @@ class Agent:
         try:
             async with asyncio.TaskGroup() as tg:
                 sources = self._start_sources(tg)
+                zigbee = tg.create_task(self._zigbee(), name="zigbee") if self.config.mqtt else None
                 writer = tg.create_task(self.writer.run(), name="store-writer")
                 publisher = tg.create_task(self.publisher.run(), name="upstream") if self.publisher else None
                 monitors = [
@@ -92,11 +99,19 @@ class Agent:
                 log.info("stopping: closing sources, committing what was ingested")
                 for task in sources + monitors:
                     task.cancel()
+                # Not cancelled: the Zigbee listener disconnects, then handles what
+                # its client had already acknowledged to the broker.
+                self._sources_stop.set()
+                if zigbee is not None:
+                    await zigbee
                 await self.writer.close()
                 await writer
                 if self.publisher and publisher:
                     self.publisher.stop()
         finally:
+            # Every task has ended, but a cancelled one may have left its store
+            # call running on the thread: let it finish before closing.
+            self.store_thread.shutdown()
             self.store.close()
             log.info("stopped; store closed")
 
@@ -119,8 +134,6 @@ class Agent:
         for port in self.config.serial:
             listener = SerialListener(port, self.clock, self.counters, self.deduper, self.submit, self.status)
             tasks.append(tg.create_task(listener.run(), name=f"serial:{port.name}"))
-        if self.config.mqtt is not None:
-            tasks.append(tg.create_task(self._zigbee(), name="zigbee"))
         return tasks
 
     async def _zigbee(self) -> None:
@@ -129,13 +142,10 @@ class Agent:
         listener = ZigbeeListener(mqtt.base_topic, self.clock, self.counters, self.submit)
         address = BrokerAddress(mqtt.host, mqtt.port, mqtt.username, mqtt.password, mqtt.keepalive_s)
         identifier = mqtt.client_id or f"edgewise-{self.config.gateway.id}-zigbee"
-        never = asyncio.Event()  # the task is cancelled on stop
-        await run_connected(
-            "zigbee",
-            lambda: make_client(address, identifier=identifier, persistent=True),
-            listener.session,
+        await listener.run(
+            lambda queue_type: make_client(address, identifier=identifier, persistent=True, queue_type=queue_type),
             Backoff(1.0, 30.0),
-            never,
+            self._sources_stop,
             lambda up: setattr(self.status, "mqtt_connected", up),
         )
 
@@ -146,6 +156,7 @@ class Agent:
         publisher = UpstreamPublisher(
             self.store,
             BrokerAddress(up.host, up.port, up.username, up.password),
+            thread=self.store_thread,
             gateway_id=self.config.gateway.id,
             prefix=up.topic_prefix,
             qos=up.qos,

@@ -37,11 +37,13 @@ class PointTable:
         self._units: dict[str, str] = {}
 
     def update(self, readings: Iterable[Reading]) -> None:
+        table = self._stats
         for r in readings:
-            stats = self._stats.get(r.point)
+            point = f"{r.device}/{r.channel}"  # r.point, without a property call per reading
+            stats = table.get(point)
             if stats is None:
-                stats = self._stats[r.point] = RollingStats(self._window)
-                self._units[r.point] = r.unit
+                stats = table[point] = RollingStats(self._window)
+                self._units[point] = r.unit
             stats.push(r.ts, r.value)
 
     def __len__(self) -> int:

@@ -16,10 +16,13 @@ from collections.abc import Callable
 from agent.clock import Clock
 from agent.ingest.item import IngestItem
 from agent.ingest.reading import Reading
-from agent.store import Store
+from agent.store import Store, StoreThread
+from agent.store.store import Outbox, WriteResult
 from agent.upstream.topics import readings_topic
 
 log = logging.getLogger(__name__)
+
+_Event = tuple[float, str, str, dict[str, object]]
 
 
 def reading_item(reading: Reading) -> str:
@@ -73,13 +76,18 @@ def _json_number(x: float) -> str:
 
 
 class StoreWriter:
-    """Consumes :class:`IngestItem` from a queue and commits them in batches."""
+    """Consumes :class:`IngestItem` from a queue and commits them in batches.
+
+    Commits run on the :class:`StoreThread`, one at a time and in order; while
+    one commits, the writer already waits for and gathers the next batch.
+    """
 
     def __init__(
         self,
         store: Store,
         clock: Clock,
         *,
+        thread: StoreThread,
         batch_max: int,
         flush_interval_s: float,
         upstream_prefix: str | None,
@@ -88,6 +96,7 @@ class StoreWriter:
     ) -> None:
         self._store = store
         self._clock = clock
+        self._thread = thread
         self._batch_max = batch_max
         self._flush_interval = flush_interval_s
         self._encoder = OutboxEncoder(upstream_prefix, gateway_id) if upstream_prefix is not None else None
@@ -97,9 +106,12 @@ class StoreWriter:
         self.batches = 0
         self.outbox_dropped = 0
         self.pending = 0
+        self._queued = 0
+        """Readings in the queue, not yet taken into a batch."""
 
     def submit(self, item: IngestItem) -> None:
         self.pending += len(item.readings)
+        self._queued += len(item.readings)
         self._queue.put_nowait(item)
 
     async def close(self) -> None:
@@ -107,47 +119,69 @@ class StoreWriter:
         self._queue.put_nowait(None)
 
     async def run(self) -> None:
-        while True:
-            batch, closing = await self._collect()
-            if batch:
-                self._commit(batch)
-            if closing:
-                return
+        """Commit batches until :meth:`close`; returns once the last commit is durable."""
+        committing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                first = await self._queue.get()
+                if first is not None:
+                    await self._let_batch_fill()
+                if committing is not None:
+                    await committing  # one commit in flight: batches commit in order
+                    committing = None
+                batch, closing = self._take(first)
+                if batch:
+                    committing = asyncio.create_task(self._commit(batch), name="store-commit")
+                if closing:
+                    break
+            if committing is not None:
+                await committing
+                committing = None
+        finally:
+            if committing is not None:
+                committing.cancel()  # only on our own cancellation; its acks never run
 
-    async def _collect(self) -> tuple[list[IngestItem], bool]:
-        """Wait for one item, give producers one flush interval to add more, then
-        take what is queued (up to ``batch_max`` readings).  No timeouts on
-        ``Queue.get``: a cancelled get could lose an item."""
-        first = await self._queue.get()
+    async def _let_batch_fill(self) -> None:
+        """Give producers one flush interval to add to a batch that is not full yet.
+
+        Counted in readings, not queued items: an item carries several, and
+        comparing items with ``batch_max`` made a backlog wait one interval per
+        batch.  No timeouts on ``Queue.get``: a cancelled get could lose an item.
+        """
+        if self._flush_interval > 0 and self._queued < self._batch_max:
+            await asyncio.sleep(self._flush_interval)
+
+    def _take(self, first: IngestItem | None) -> tuple[list[IngestItem], bool]:
+        """``first`` and what is queued behind it, up to ``batch_max`` readings; and
+        whether :meth:`close` was asked for."""
         if first is None:
             return [], True
-        if self._flush_interval > 0 and self._queue.qsize() < self._batch_max:
-            await asyncio.sleep(self._flush_interval)
         batch = [first]
         n = len(first.readings)
+        closing = False
         while n < self._batch_max and not self._queue.empty():
             item = self._queue.get_nowait()
             if item is None:
-                return batch, True
+                closing = True
+                break
             batch.append(item)
             n += len(item.readings)
-        return batch, False
+        self._queued -= n
+        return batch, closing
 
-    def _commit(self, batch: list[IngestItem]) -> None:
+    async def _commit(self, batch: list[IngestItem]) -> None:
+        """Commit one batch on the store thread, then (and only then) ack and wake upstream."""
         readings = [r for item in batch for r in item.readings]
         outbox = self._outbox_items(readings)
         now = self._clock.now()
         events = [(now, kind, subject, detail) for item in batch for kind, subject, detail in item.events]
-        result = self._store.write_batch(readings, outbox, events, now=now)
+        result = await self._thread.call(_write, self._store, readings, outbox, events, now)
         self.readings_stored += len(readings)
         self.pending -= len(readings)
         self.batches += 1
         if result.outbox_dropped:
             self.outbox_dropped += result.outbox_dropped
             self._warn_dropped(result.outbox_dropped)
-        for _, kind, subject, detail in events:
-            if kind == "availability":
-                self._store.set_availability(subject, bool(detail.get("online")), now)
         for item in batch:
             if item.on_durable is not None:
                 item.on_durable()
@@ -168,3 +202,14 @@ class StoreWriter:
             return []
         encode = self._encoder.encode
         return [encode(r) for r in readings]
+
+
+def _write(
+    store: Store, readings: list[Reading], outbox: Outbox, events: list[_Event], now: float
+) -> WriteResult:
+    """One batch's store work, run on the store thread: the batch, then availability."""
+    result = store.write_batch(readings, outbox, events, now=now)
+    for _, kind, subject, detail in events:
+        if kind == "availability":
+            store.set_availability(subject, bool(detail.get("online")), now)
+    return result

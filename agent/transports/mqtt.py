@@ -54,6 +54,7 @@ def make_client(
     will: aiomqtt.Will | None = None,
     max_inflight: int = 100,
     persistent: bool = False,
+    queue_type: type[asyncio.Queue[aiomqtt.Message]] | None = None,
 ) -> aiomqtt.Client:
     """A client for ``address``; not yet connected (enter it with ``async with``).
 
@@ -74,6 +75,7 @@ def make_client(
         timeout=10,
         max_inflight_messages=max_inflight,
         clean_session=not persistent,
+        queue_type=queue_type,
         logger=client_logger(),
     )
 

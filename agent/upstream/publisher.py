@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from agent.store import OutboxRow, Store
+from agent.store import OutboxRow, Store, StoreThread
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client, run_connected
 from agent.upstream.topics import availability_topic, device_from_readings_topic
@@ -59,6 +59,7 @@ class UpstreamPublisher:
         store: Store,
         address: BrokerAddress,
         *,
+        thread: StoreThread,
         gateway_id: str,
         prefix: str,
         qos: int,
@@ -67,6 +68,7 @@ class UpstreamPublisher:
         client_id: str | None = None,
     ) -> None:
         self._store = store
+        self._thread = thread
         self._address = address
         self._gateway_id = gateway_id
         self._qos = qos
@@ -123,9 +125,10 @@ class UpstreamPublisher:
         Topics (devices) are published concurrently, each topic's chunks one
         after another, so a consumer sees every device's readings in order even
         when the connection drops halfway: a topic stops at its first failure
-        and resumes from there on the next connection.
+        and resumes from there on the next connection.  Outbox reads and deletes
+        run on the store thread, queued behind the writer's commits.
         """
-        rows = self._store.outbox_peek(self._batch_size * 20)
+        rows = await self._thread.call(self._store.outbox_peek, self._batch_size * 20)
         if not rows:
             return False
         by_topic: dict[str, list[Chunk]] = {}
@@ -134,7 +137,7 @@ class UpstreamPublisher:
         results = await asyncio.gather(*(self._publish_topic(client, chunks) for chunks in by_topic.values()))
         done = [row_id for acked, _ in results for row_id in acked]
         if done:
-            self._store.outbox_delete(done)
+            await self._thread.call(self._store.outbox_delete, done)
         failure = next((error for _, error in results if error is not None), None)
         if failure is not None:
             raise failure
