@@ -3,13 +3,20 @@
 Every message is counted; one that cannot be parsed is counted as rejected with
 its reason and dropped, and the listener carries on.
 
+Messages are handled inside the MQTT client's receive callback, not taken from
+a queue by an ``async for`` loop.  aiomqtt hands every incoming message to its
+queue's ``put_nowait``; the queue class we give it (aiomqtt's ``queue_type``
+parameter) handles the message right there.  Two things follow:
+
+* nothing waits in a local queue, so nothing the client acknowledged to the
+  broker can be lost when we stop or the connection drops (paho sends the QoS 1
+  PUBACK after the callback returns, i.e. after the reading was handed on);
+* no task and no ``asyncio.wait`` per message, which is most of what a plain
+  ``async for message in client.messages`` costs: the listener receives faster
+  than a bare aiomqtt subscriber that only counts (see benchmarks/README.md).
+
 The session with the broker is persistent, so messages published while the
-agent is away wait in the broker.  But the MQTT client acknowledges a QoS 1
-message to the broker as soon as it is queued locally, so a message still in
-that local queue when we stop or lose the connection would be lost for good.
-:meth:`ZigbeeListener.run` therefore never cancels its reader: on stop it
-disconnects (the broker keeps everything after that for our session) and then
-handles every message that was already queued.
+agent is away wait in the broker.
 """
 
 from __future__ import annotations
@@ -51,20 +58,19 @@ class ZigbeeListener:
         stop: asyncio.Event,
         on_connection_change: Callable[[bool], None] | None = None,
     ) -> None:
-        """Keep a session until ``stop``; returns after every received message was handled.
+        """Keep a session until ``stop``; returns after disconnecting, with every
+        received message handled.
 
         ``connect(queue_type)`` makes a client whose incoming queue is of that class.
         """
+        queue_type = self.queue_type()
         while not stop.is_set():
-            inbox = _Inbox()
             try:
-                async with connect(inbox.queue_type()) as client:
+                async with connect(queue_type) as client:
                     backoff.reset()
                     if on_connection_change:
                         on_connection_change(True)
-                    reader = await self._subscribe_and_read(client, stop)
-                # Disconnected: nothing new arrives; finish what was already queued.
-                await _finished(reader)
+                    await self._subscribe_and_watch(client, stop)
                 return
             except aiomqtt.MqttError as exc:
                 delay = backoff.next_delay()
@@ -72,34 +78,44 @@ class ZigbeeListener:
             finally:
                 if on_connection_change:
                     on_connection_change(False)
-                self._drain(inbox)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
-    async def _subscribe_and_read(self, client: aiomqtt.Client, stop: asyncio.Event) -> asyncio.Task[None]:
-        """Read until ``stop`` (returns the still-running reader) or the connection drops (raises)."""
+    def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
+        """A queue class for aiomqtt's ``queue_type`` that handles each message as it is put."""
+        handle = self.handle_message
+
+        class HandOffQueue(asyncio.Queue):  # type: ignore[type-arg]
+            def put_nowait(self, item: aiomqtt.Message) -> None:
+                handle(item)
+
+        return HandOffQueue
+
+    async def _subscribe_and_watch(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Subscribe, then wait for ``stop`` (returns) or a dropped connection (raises).
+
+        Messages are handled by the queue as they arrive; the iterator only
+        watches the connection, so it never yields and may be cancelled freely.
+        """
         await client.subscribe(f"{self._base}/#", qos=1)
-        reader = asyncio.create_task(self._read(client), name="zigbee-reader")
+        watcher = asyncio.create_task(_until_disconnected(client), name="zigbee-connection")
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            reader.cancel()
-            raise
+            await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopper.cancel()
-        if reader.done():
-            reader.result()  # the connection dropped: raises MqttError
-        return reader
+            if not watcher.done():
+                watcher.cancel()
+        if watcher.done() and not watcher.cancelled():
+            watcher.result()  # the connection dropped: raises MqttError
 
-    async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    def handle_message(self, message: aiomqtt.Message) -> None:
+        """The client's receive callback: never raises, whatever the message holds."""
+        try:
             self.handle(message.topic.value, _payload_bytes(message.payload))
-
-    def _drain(self, inbox: _Inbox) -> None:
-        """Handle the messages the client had queued (and acknowledged) but we had not read."""
-        for message in inbox.take_all():
-            self.handle(message.topic.value, _payload_bytes(message.payload))
+        except Exception:  # a bug here would otherwise drop the connection
+            self._counters.reject_mqtt("internal_error")
+            log.exception("could not handle a message; dropped")
 
     def handle(self, topic: str, payload: bytes) -> None:
         kind_device = classify_topic(topic, self._base)
@@ -145,36 +161,7 @@ def _payload_bytes(payload: object) -> bytes:
     return str(payload).encode()
 
 
-class _Inbox:
-    """Keeps a handle on the client's incoming queue, which aiomqtt creates itself
-    from the class we pass as ``queue_type``, so queued messages can be drained."""
-
-    def __init__(self) -> None:
-        self._queues: list[asyncio.Queue[aiomqtt.Message]] = []
-
-    def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
-        queues = self._queues
-
-        class CapturedQueue(asyncio.Queue):  # type: ignore[type-arg]
-            def __init__(self, maxsize: int = 0) -> None:
-                super().__init__(maxsize)
-                queues.append(self)
-
-        return CapturedQueue
-
-    def take_all(self) -> list[aiomqtt.Message]:
-        out = []
-        for queue in self._queues:
-            while not queue.empty():
-                out.append(queue.get_nowait())
-        return out
-
-
-async def _finished(reader: asyncio.Task[None]) -> None:
-    """Wait for the reader to notice the disconnect; it ends with MqttError by design.
-
-    aiomqtt's iterator never takes a message off the queue once it has seen the
-    disconnect, so whatever is left is drained from the queue afterwards.
-    """
-    with contextlib.suppress(aiomqtt.MqttError):
-        await reader
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """Raises :class:`aiomqtt.MqttError` when the connection drops; never returns otherwise."""
+    async for _ in client.messages:
+        pass  # the hand-off queue never holds a message
