@@ -161,6 +161,7 @@ class Agent:
             prefix=up.topic_prefix,
             qos=up.qos,
             batch_size=up.batch_size,
+            linger_s=up.linger_s,
             backoff=Backoff(up.reconnect_initial_s, up.reconnect_max_s),
         )
         publisher.on_connection_change = lambda c: setattr(self.status, "upstream_connected", c)

@@ -114,6 +114,7 @@ class UpstreamConfig(BrokerConfig):
     topic_prefix: str = setting("edgewise", allowed=TOPIC_ALLOWED, pattern=TOPIC_PATTERN)
     qos: Qos = setting(1, allowed="0, 1 or 2")
     batch_size: int = setting(100, allowed="an integer 1–10000", ge=1, le=10_000)
+    linger_s: float = setting(0.5, allowed="a number of seconds 0–60", ge=0, le=60, allow_inf_nan=False)
     outbox_max_rows: int = setting(1_000_000, allowed="an integer ≥ 1", ge=1)
     reconnect_initial_s: float = setting(1.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
     reconnect_max_s: float = setting(

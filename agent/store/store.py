@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from functools import partial, wraps
 from itertools import chain
 from types import TracebackType
-from typing import Concatenate, NamedTuple, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.ingest.reading import Reading
 from agent.store.migrations import StoreError, migrate
+from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +120,6 @@ class WriteResult:
     """Oldest outbox rows deleted to keep the outbox within its bound."""
 
 
-class OutboxRow(NamedTuple):
-    """One item waiting to go upstream."""
-
-    id: int
-    topic: str
-    item: str
-    created_ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +357,32 @@ class Store:
         rows = [OutboxRow(i, topic, item, float(ts)) for i, topic, item, ts in json.loads(text)]
         rows.sort()  # aggregate order follows the subquery in practice; not promised
         return rows
+
+    @_locked
+    def outbox_chunks(self, limit: int, chunk_size: int) -> list[OutboxChunk]:
+        """The oldest ``limit`` outbox rows as upstream chunks, in outbox order.
+
+        Each chunk holds up to ``chunk_size`` rows of one topic; a topic's chunks
+        come in its rows' order.  They stay until :meth:`outbox_delete_chunks`.
+        """
+        rows = self._query(CHUNKS_SQL, {"limit": limit, "size": chunk_size})
+        chunks = [OutboxChunk(topic, items, ids, n) for topic, items, ids, n in rows]
+        if in_order(chunks):
+            return chunks
+        log.warning("outbox: SQLite aggregated rows out of order; chunking in Python")
+        return chunk_rows(self.outbox_peek(limit), chunk_size)
+
+    @_locked
+    def outbox_delete_chunks(self, chunks: Sequence[OutboxChunk]) -> int:
+        """Delete the rows of published chunks; return how many existed."""
+        if not chunks:
+            return 0
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (joined_ids(chunks),)
+            ).rowcount
+        self._outbox_size -= deleted
+        return deleted
 
     def outbox_size(self) -> int:
         """Rows waiting to go upstream (kept in memory: the publisher asks often).

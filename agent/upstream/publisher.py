@@ -11,44 +11,29 @@ acknowledged prefix of a topic is deleted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import aiomqtt
 
-from agent.store import OutboxRow, Store, StoreThread
+from agent.store import OutboxChunk, Store, StoreThread
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client, run_connected
 from agent.upstream.topics import availability_topic, device_from_readings_topic
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Consecutive outbox rows of one topic that travel as one MQTT message."""
-
-    topic: str
-    rows: tuple[OutboxRow, ...]
-
-    def payload(self, gateway_id: str) -> str:
-        items = ",".join(row.item for row in self.rows)
-        device = device_from_readings_topic(self.topic) if "/readings/" in self.topic else ""
-        head = f'{{"gateway":{json.dumps(gateway_id)},"device":{json.dumps(device)},"readings":['
-        return head + items + "]}"
+WINDOW_CHUNKS = 20
+"""Outbox rows read per round, in chunks of ``batch_size``."""
 
 
-def chunk_rows(rows: Sequence[OutboxRow], batch_size: int) -> list[Chunk]:
-    """Group rows by topic keeping outbox order within each topic."""
-    by_topic: dict[str, list[list[OutboxRow]]] = {}
-    for row in rows:
-        chunks = by_topic.setdefault(row.topic, [[]])
-        if len(chunks[-1]) >= batch_size:
-            chunks.append([])
-        chunks[-1].append(row)
-    return [Chunk(topic, tuple(c)) for topic, chunks in by_topic.items() for c in chunks]
+def chunk_payload(chunk: OutboxChunk, gateway_id: str) -> str:
+    """The upstream message of one chunk: gateway, device and the readings, oldest first."""
+    device = device_from_readings_topic(chunk.topic) if "/readings/" in chunk.topic else ""
+    head = f'{{"gateway":{json.dumps(gateway_id)},"device":{json.dumps(device)},"readings":['
+    return head + chunk.items + "]}"
 
 
 class UpstreamPublisher:
@@ -65,6 +50,7 @@ class UpstreamPublisher:
         qos: int,
         batch_size: int,
         backoff: Backoff,
+        linger_s: float = 0.0,
         client_id: str | None = None,
     ) -> None:
         self._store = store
@@ -73,6 +59,8 @@ class UpstreamPublisher:
         self._gateway_id = gateway_id
         self._qos = qos
         self._batch_size = batch_size
+        self._window = batch_size * WINDOW_CHUNKS
+        self._linger_s = linger_s
         self._backoff = backoff
         self._client_id = client_id or f"edgewise-{gateway_id}-upstream"
         self._availability = availability_topic(prefix, gateway_id)
@@ -113,11 +101,33 @@ class UpstreamPublisher:
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.publish(self._availability, b"online", qos=1, retain=True)
         while not self._stop.is_set():
-            if not await self._publish_some(client):
-                self._wake.clear()
-                if self._store.outbox_size() == 0:
-                    await self._wake.wait()
+            self._wake.clear()  # before looking: a notify after the look wakes us
+            if self._store.outbox_size() == 0:
+                await self._wake.wait()
+                continue
+            await self._linger()
+            await self._publish_some(client)
         await client.publish(self._availability, b"offline", qos=1, retain=True)
+
+    async def _linger(self) -> None:
+        """Give a partial window up to ``linger_s`` to fill before it is published.
+
+        Without it every commit (tens a second while ingesting fast) would go
+        upstream as its own round of small messages: more messages, more
+        broker round trips and more event-loop work per reading.
+        A full window, a backlog after an outage, an outbox a quarter of the
+        way to its bound, or a stop go at once.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger_s
+        enough = min(self._window, max(1, self._store.outbox_max_rows // 4))  # never linger into the bound
+        while self._store.outbox_size() < enough and not self._stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), remaining)
 
     async def _publish_some(self, client: aiomqtt.Client) -> bool:
         """Publish one window of the outbox; False when it was empty.
@@ -128,30 +138,32 @@ class UpstreamPublisher:
         and resumes from there on the next connection.  Outbox reads and deletes
         run on the store thread, queued behind the writer's commits.
         """
-        rows = await self._thread.call(self._store.outbox_peek, self._batch_size * 20)
-        if not rows:
+        chunks = await self._thread.call(self._store.outbox_chunks, self._window, self._batch_size)
+        if not chunks:
             return False
-        by_topic: dict[str, list[Chunk]] = {}
-        for chunk in chunk_rows(rows, self._batch_size):
+        by_topic: dict[str, list[OutboxChunk]] = {}
+        for chunk in chunks:
             by_topic.setdefault(chunk.topic, []).append(chunk)
         results = await asyncio.gather(*(self._publish_topic(client, chunks) for chunks in by_topic.values()))
-        done = [row_id for acked, _ in results for row_id in acked]
+        done = [chunk for acked, _ in results for chunk in acked]
         if done:
-            await self._thread.call(self._store.outbox_delete, done)
+            await self._thread.call(self._store.outbox_delete_chunks, done)
         failure = next((error for _, error in results if error is not None), None)
         if failure is not None:
             raise failure
         return True
 
-    async def _publish_topic(self, client: aiomqtt.Client, chunks: list[Chunk]) -> tuple[list[int], aiomqtt.MqttError | None]:
-        """Publish one topic's chunks in order; the row ids acked, and the error that stopped it."""
-        acked: list[int] = []
+    async def _publish_topic(
+        self, client: aiomqtt.Client, chunks: list[OutboxChunk]
+    ) -> tuple[list[OutboxChunk], aiomqtt.MqttError | None]:
+        """Publish one topic's chunks in order; the chunks acked, and the error that stopped it."""
+        acked: list[OutboxChunk] = []
         for chunk in chunks:
             try:
-                await client.publish(chunk.topic, chunk.payload(self._gateway_id), qos=self._qos)
+                await client.publish(chunk.topic, chunk_payload(chunk, self._gateway_id), qos=self._qos)
             except aiomqtt.MqttError as exc:
                 return acked, exc
-            acked.extend(row.id for row in chunk.rows)
+            acked.append(chunk)
             self.published_messages += 1
-            self.published_readings += len(chunk.rows)
+            self.published_readings += chunk.count
         return acked, None
