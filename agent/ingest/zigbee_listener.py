@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 
 import aiomqtt
@@ -97,15 +98,22 @@ class ZigbeeListener:
         Messages are handled by the queue as they arrive; the iterator only
         watches the connection, so it never yields and may be cancelled freely.
         """
-        await client.subscribe(f"{self._base}/#", qos=1)
         watcher = asyncio.create_task(_until_disconnected(client), name="zigbee-connection")
+        # No timeout on the SUBACK: a persistent session's backlog arrives before
+        # it, and handling 100,000 queued messages takes longer than any fixed
+        # timeout.  A dead connection still ends the wait, through the watcher.
+        subscribing = asyncio.create_task(client.subscribe(f"{self._base}/#", qos=1, timeout=math.inf))
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({watcher, stopper, subscribing}, return_when=asyncio.FIRST_COMPLETED)
+            if done == {subscribing} and subscribing.exception() is None:
+                await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
-            if not watcher.done():
-                watcher.cancel()
+            for task in (stopper, subscribing, watcher):
+                if not task.done():
+                    task.cancel()
+        if subscribing.done() and not subscribing.cancelled():
+            subscribing.result()  # a refused subscription raises MqttError
         if watcher.done() and not watcher.cancelled():
             watcher.result()  # the connection dropped: raises MqttError
 
