@@ -315,8 +315,10 @@ def room_summary(points: PointTable, building: object) -> list[dict[str, object]
             point = f"{node}/{channel}"
             if point in points:
                 s = points.summary(point)
+                f = points.features(point)
                 row[channel] = {"mean": round(s.mean, 2), "min": round(s.min, 2), "max": round(s.max, 2),
-                                "last": round(s.last, 2), "n": s.count}
+                                "last": round(s.last, 2), "n": s.count, "std": round(f["std"], 3),
+                                "slope_per_reading": round(f["slope"], 4)}
         row["hvac_energy_kwh"] = round(room.hvac_energy_kwh, 3)
         rows.append(row)
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agent.features import StreamingFeatures
 from agent.ingest.reading import Reading
 from agent.state.rolling import RollingStats
 
@@ -29,11 +30,17 @@ class PointSummary:
 
 
 class PointTable:
-    """Per-point ring buffers; points appear the first time a reading names them."""
+    """Per-point ring buffers; points appear the first time a reading names them.
+
+    Each point has its rolling statistics (latest value and time, for staleness
+    and summaries) and its streaming features (trend, shape, roughness of the
+    last ``window`` readings, for the apps), both in the C++ core.
+    """
 
     def __init__(self, window: int) -> None:
         self._window = window
         self._stats: dict[str, RollingStats] = {}
+        self._features: dict[str, StreamingFeatures] = {}
         self._units: dict[str, str] = {}
 
     def update(self, readings: Iterable[Reading]) -> None:
@@ -43,8 +50,10 @@ class PointTable:
             stats = table.get(point)
             if stats is None:
                 stats = table[point] = RollingStats(self._window)
+                self._features[point] = StreamingFeatures(self._window)
                 self._units[point] = r.unit
             stats.push(r.ts, r.value)
+            self._features[point].push(r.value)
 
     def __len__(self) -> int:
         return len(self._stats)
@@ -60,6 +69,12 @@ class PointTable:
         return PointSummary(
             point, self._units[point], s.count, s.mean, s.std, s.min, s.max, s.last, s.last_time
         )
+
+    def features(self, point: str) -> dict[str, float]:
+        """The streaming features (agent.features.STREAMING_FEATURES) of the point's last
+        ``window`` readings.  Positions are reading numbers, not seconds: ``slope``
+        is per reading, ``time_above_threshold`` counts readings above 0."""
+        return self._features[point].values()
 
     def stale(self, now: float, max_age: float) -> list[str]:
         """Points whose last reading is older than ``max_age`` seconds at ``now``."""

@@ -5,9 +5,13 @@
 
 namespace edgewise::bindings {
 void register_rolling(pybind11::module_& m);
+void register_features(pybind11::module_& m);
+void register_streaming(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "Native core of the edgewise agent: per-point rolling statistics.";
+    m.doc() = "Native core of the edgewise agent: per-point rolling statistics, window features.";
     edgewise::bindings::register_rolling(m);
+    edgewise::bindings::register_features(m);
+    edgewise::bindings::register_streaming(m);
 }

@@ -1,0 +1,522 @@
+#include "edgewise/features.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include "edgewise/fft.hpp"
+
+namespace edgewise {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The quantiles the features need, as fractions, in ascending order.
+constexpr double kQuantiles[] = {0.10, 0.25, 0.50, 0.75, 0.90};
+constexpr int kQuantileCount = 5;
+
+bool is_quantile(Feature f) {
+    return f == Feature::kMedian || f == Feature::kP10 || f == Feature::kP25 || f == Feature::kP75 ||
+           f == Feature::kP90 || f == Feature::kIqr;
+}
+
+// What one window's features are computed from, decided once per call.
+struct Plan {
+    const FeatureRequest* request = nullptr;
+    std::size_t length = 0;
+    std::size_t columns = 0;
+    bool quantiles = false;
+    bool spectrum = false;
+    std::vector<std::pair<std::size_t, std::size_t>> band_bins;  // [first, last) bin per band
+};
+
+Plan make_plan(const FeatureRequest& request, std::size_t length) {
+    Plan plan;
+    plan.request = &request;
+    plan.length = length;
+    plan.columns = column_count(request);
+    for (Feature f : request.features) {
+        plan.quantiles = plan.quantiles || is_quantile(f);
+        plan.spectrum = plan.spectrum || f == Feature::kBandEnergy;
+    }
+    const std::size_t bins = length / 2 + 1;
+    const double len = static_cast<double>(length);
+    for (const Band& band : request.bands) {
+        // A bin belongs to a band when low <= k·fs/L < high (docs/features.md);
+        // the frequencies grow with k, so the members are one range of bins.
+        std::size_t first = bins, last = 0;
+        for (std::size_t k = 0; k < bins; ++k) {
+            const double f = static_cast<double>(k) * request.fs / len;
+            if (band.low_hz <= f && f < band.high_hz) {
+                first = std::min(first, k);
+                last = k + 1;
+            }
+        }
+        plan.band_bins.emplace_back(first < last ? first : 0, first < last ? last : 0);
+    }
+    return plan;
+}
+
+// Per-thread buffers, reused for every window the thread handles.
+struct Scratch {
+    explicit Scratch(const Plan& plan) : samples(plan.length), finite(plan.length) {
+        if (plan.spectrum) {
+            centered.resize(plan.length);
+            power.resize(plan.length / 2 + 1);
+            spectrum = std::make_unique<RealPowerSpectrum>(plan.length);
+        }
+    }
+    std::vector<double> samples;   // the window as doubles, when it is not already
+    std::vector<double> finite;    // its finite samples, reordered by selection
+    std::vector<double> centered;  // mean removed, non-finite as 0, for the spectrum
+    std::vector<double> power;
+    std::unique_ptr<RealPowerSpectrum> spectrum;
+};
+
+// Every feature of one window (band energies separately, one per band).
+struct Values {
+    double v[kFeatureKinds];
+    std::vector<double> bands;
+};
+
+struct Pass1 {
+    std::size_t n = 0;
+    double sum = 0.0, min = 0.0, max = 0.0;
+    double sum_index = 0.0;  // Σ i over finite samples: for the slope's mean time
+};
+
+// Sum, min and max with no test per sample; the sum is finite only when every
+// sample is (a NaN or inf anywhere poisons it), which is the common case.
+bool all_finite_pass(const double* x, std::size_t len, Pass1& p) {
+    constexpr std::size_t kLanes = 4;
+    double s[kLanes] = {0.0, 0.0, 0.0, 0.0};
+    double lo[kLanes], hi[kLanes];
+    for (std::size_t j = 0; j < kLanes; ++j) lo[j] = hi[j] = x[0];
+    const std::size_t body = len - len % kLanes;
+    for (std::size_t i = 0; i < body; i += kLanes) {
+        for (std::size_t j = 0; j < kLanes; ++j) {
+            const double v = x[i + j];
+            s[j] += v;
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+    }
+    double sum = (s[0] + s[1]) + (s[2] + s[3]);
+    double mn = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+    double mx = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
+    for (std::size_t i = body; i < len; ++i) {
+        sum += x[i];
+        mn = std::min(mn, x[i]);
+        mx = std::max(mx, x[i]);
+    }
+    if (!std::isfinite(sum)) return false;
+    const double n = static_cast<double>(len);
+    p.n = len;
+    p.sum = sum;
+    p.min = mn;
+    p.max = mx;
+    p.sum_index = n * (n - 1.0) / 2.0;
+    return true;
+}
+
+// The same for a window with gaps: only finite samples count.
+Pass1 first_pass(const double* x, std::size_t len) {
+    Pass1 p;
+    if (all_finite_pass(x, len, p)) return p;
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    double sum = 0.0, idx = 0.0;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+        const double v = x[i];
+        if (!std::isfinite(v)) continue;
+        sum += v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        idx += static_cast<double>(i);
+        ++n;
+    }
+    p.n = n;
+    p.sum = sum;
+    p.min = lo;
+    p.max = hi;
+    p.sum_index = idx;
+    return p;
+}
+
+struct Pass2 {
+    double sd = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0, sumsq = 0.0;  // Σd, Σd², Σd³, Σd⁴ with d = x - mean
+    double sxt = 0.0, stt = 0.0;  // Σ(x-x̄)(t-t̄), Σ(t-t̄)² in sample units
+    double abs_change = 0.0, lag1 = 0.0;
+    std::size_t pairs = 0, crossings = 0, above_threshold = 0, longest_run = 0;
+};
+
+// Mean absolute change, lag-1 products and mean crossings over the n-1
+// neighbouring pairs, in independent lanes.
+void neighbour_sums(const double* x, std::size_t len, double mean, Pass2& p) {
+    constexpr std::size_t kLanes = 4;
+    double change[kLanes] = {}, lag[kLanes] = {};
+    std::size_t crossings[kLanes] = {};
+    const std::size_t pairs = len - 1;
+    auto add = [&](std::size_t i, std::size_t j) {
+        const double a = x[i], b = x[i + 1];
+        change[j] += std::abs(b - a);
+        lag[j] += (a - mean) * (b - mean);
+        crossings[j] += (a > mean) != (b > mean);
+    };
+    const std::size_t body = pairs - pairs % kLanes;
+    for (std::size_t i = 0; i < body; i += kLanes) {
+        for (std::size_t j = 0; j < kLanes; ++j) add(i + j, j);
+    }
+    for (std::size_t i = body; i < pairs; ++i) add(i, 0);
+    p.abs_change = (change[0] + change[1]) + (change[2] + change[3]);
+    p.lag1 = (lag[0] + lag[1]) + (lag[2] + lag[3]);
+    p.crossings = crossings[0] + crossings[1] + crossings[2] + crossings[3];
+    p.pairs = pairs;
+}
+
+// Longest run of samples above the mean.  Multiplying by the 0/1 condition
+// instead of branching: on noisy data the branch is a coin toss and
+// mispredicting it cost four times the rest of the pass.
+std::size_t longest_run_above(const double* x, std::size_t len, double mean) {
+    std::size_t run = 0, longest = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+        run = (run + 1) * static_cast<std::size_t>(x[i] > mean);
+        longest = longest > run ? longest : run;
+    }
+    return longest;
+}
+
+// Second pass for a window without gaps and not constant: the moment sums in
+// independent lanes, then the neighbour features, with no test per sample.
+Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, double mean_index, double threshold) {
+    constexpr std::size_t kLanes = 4;
+    Pass2 p;
+    double sd[kLanes] = {}, m2[kLanes] = {}, m3[kLanes] = {}, m4[kLanes] = {}, sq[kLanes] = {}, sxt[kLanes] = {};
+    std::size_t above[kLanes] = {};
+    const std::size_t body = len - len % kLanes;
+    auto add = [&](std::size_t i, std::size_t j) {
+        const double v = x[i];
+        const double d = v - mean;
+        const double d2 = d * d;
+        sd[j] += d;
+        m2[j] += d2;
+        m3[j] += d2 * d;
+        m4[j] += d2 * d2;
+        sq[j] += v * v;
+        sxt[j] += d * (static_cast<double>(i) - mean_index);
+        above[j] += v > threshold;
+    };
+    for (std::size_t i = 0; i < body; i += kLanes) {
+        for (std::size_t j = 0; j < kLanes; ++j) add(i + j, j);
+    }
+    for (std::size_t i = body; i < len; ++i) add(i, 0);
+    auto total = [](const double* a) { return (a[0] + a[1]) + (a[2] + a[3]); };
+    p.sd = total(sd);
+    p.m2 = total(m2);
+    p.m3 = total(m3);
+    p.m4 = total(m4);
+    p.sumsq = total(sq);
+    p.sxt = total(sxt);
+    const double n = static_cast<double>(len);
+    p.stt = n * (n * n - 1.0) / 12.0;  // Σ(i - ī)² for i = 0 .. n-1
+    p.above_threshold = above[0] + above[1] + above[2] + above[3];
+    neighbour_sums(x, len, mean, p);
+    p.longest_run = longest_run_above(x, len, mean);
+    return p;
+}
+
+
+Pass2 second_pass(const double* x, std::size_t len, double mean, double mean_index, bool constant, double threshold) {
+    Pass2 p;
+    bool prev_finite = false, prev_above = false;
+    double prev = 0.0, prev_d = 0.0;
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+        const double v = x[i];
+        if (!std::isfinite(v)) {
+            prev_finite = false;
+            run = 0;
+            continue;
+        }
+        const double d = constant ? 0.0 : v - mean;
+        const double d2 = d * d;
+        p.sd += d;
+        p.m2 += d2;
+        p.m3 += d2 * d;
+        p.m4 += d2 * d2;
+        p.sumsq += v * v;
+        const double dt = static_cast<double>(i) - mean_index;
+        p.sxt += d * dt;
+        p.stt += dt * dt;
+        const bool above = !constant && v > mean;
+        p.above_threshold += v > threshold;
+        run = above ? run + 1 : 0;
+        p.longest_run = std::max(p.longest_run, run);
+        if (prev_finite) {
+            ++p.pairs;
+            p.abs_change += std::abs(v - prev);
+            p.crossings += above != prev_above;
+            p.lag1 += d * prev_d;
+        }
+        prev_finite = true;
+        prev_above = above;
+        prev = v;
+        prev_d = d;
+    }
+    return p;
+}
+
+// Partitions [lo, hi) around a median-of-three pivot and returns the pivot's
+// final place: smaller values before it, the rest after.  Branchless (Lomuto
+// with an unconditional swap): on noisy sensor data the comparison is a coin
+// toss, and std::nth_element's mispredicted branches made it 3x slower.
+std::size_t partition(double* q, std::size_t lo, std::size_t hi) {
+    const std::size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (q[mid] < q[lo]) std::swap(q[mid], q[lo]);
+    if (q[last] < q[lo]) std::swap(q[last], q[lo]);
+    if (q[mid] < q[last]) std::swap(q[mid], q[last]);  // now q[last] is the median of the three
+    const double pivot = q[last];
+    std::size_t i = lo;
+    for (std::size_t j = lo; j < last; ++j) {
+        const double v = q[j];
+        q[j] = q[i];
+        q[i] = v;
+        i += v < pivot;
+    }
+    std::swap(q[i], q[last]);
+    return i;
+}
+
+// Puts the k-th smallest of [lo, hi) at q[k], smaller before, larger after.
+void select(double* q, std::size_t lo, std::size_t hi, std::size_t k) {
+    // Many equal values make each partition peel off a single element; past
+    // this budget, hand over to std::nth_element, which stays O(n).
+    int budget = 64;
+    while (hi - lo > 16 && budget-- > 0) {
+        const std::size_t p = partition(q, lo, hi);
+        if (p == k) return;
+        if (k < p) hi = p; else lo = p + 1;
+    }
+    std::nth_element(q + lo, q + k, q + hi);
+}
+
+// Puts the order statistics at `ks[a..b)` (ascending) in place, splitting
+// the range at the middle one, so later selections work on smaller ranges.
+void select_ranks(double* q, std::size_t lo, std::size_t hi, const std::size_t* ks, std::size_t a, std::size_t b) {
+    if (a >= b || lo >= hi) return;
+    const std::size_t mid = a + (b - a) / 2;
+    const std::size_t k = ks[mid];
+    select(q, lo, hi, k);
+    select_ranks(q, lo, k, ks, a, mid);
+    select_ranks(q, k + 1, hi, ks, mid + 1, b);
+}
+
+// Linear interpolation between order statistics, numpy's default method.
+// Only the lower neighbour of each quantile is selected; the upper one is the
+// smallest value between it and the next selected rank.
+void quantiles(const double* x, std::size_t len, std::size_t n, bool constant, double* q, double out[kQuantileCount]) {
+    if (constant) {
+        for (int j = 0; j < kQuantileCount; ++j) out[j] = *std::find_if(x, x + len, [](double v) { return std::isfinite(v); });
+        return;
+    }
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+        if (std::isfinite(x[i])) q[m++] = x[i];
+    }
+    std::size_t ranks[kQuantileCount];
+    for (int j = 0; j < kQuantileCount; ++j) {
+        ranks[j] = static_cast<std::size_t>(std::floor(static_cast<double>(n - 1) * kQuantiles[j]));
+    }
+    const std::size_t count = static_cast<std::size_t>(std::unique(ranks, ranks + kQuantileCount) - ranks);
+    select_ranks(q, 0, n, ranks, 0, count);
+    for (int j = 0; j < kQuantileCount; ++j) {
+        const double h = static_cast<double>(n - 1) * kQuantiles[j];
+        const auto lo = static_cast<std::size_t>(std::floor(h));
+        const double t = h - static_cast<double>(lo);
+        const double a = q[lo];
+        if (t == 0.0 || lo + 1 >= n) {
+            out[j] = a;
+            continue;
+        }
+        const std::size_t* next = std::upper_bound(ranks, ranks + count, lo);
+        const std::size_t end = next == ranks + count ? n : *next + 1;
+        const double b = *std::min_element(q + lo + 1, q + end);
+        out[j] = a + (b - a) * t;
+    }
+}
+
+void band_energies(const Plan& plan, const double* x, double mean, Scratch& s, std::vector<double>& out) {
+    const std::size_t len = plan.length;
+    for (std::size_t i = 0; i < len; ++i) s.centered[i] = std::isfinite(x[i]) ? x[i] - mean : 0.0;
+    s.spectrum->compute(s.centered.data(), s.power.data());
+    const double scale = 1.0 / static_cast<double>(len);
+    for (std::size_t b = 0; b < plan.band_bins.size(); ++b) {
+        double e = 0.0;
+        for (std::size_t k = plan.band_bins[b].first; k < plan.band_bins[b].second; ++k) e += s.power[k];
+        out[b] = e * scale;
+    }
+}
+
+void empty_window(const Plan& plan, Values& r) {
+    std::fill(std::begin(r.v), std::end(r.v), kNaN);
+    r.v[static_cast<int>(Feature::kCount)] = 0.0;
+    r.v[static_cast<int>(Feature::kMeanCrossings)] = 0.0;
+    r.v[static_cast<int>(Feature::kLongestRunAboveMean)] = 0.0;
+    r.v[static_cast<int>(Feature::kTimeAboveThreshold)] = 0.0;
+    r.bands.assign(plan.band_bins.size(), kNaN);
+}
+
+void compute_window(const Plan& plan, const double* x, Scratch& s, Values& r) {
+    const FeatureRequest& req = *plan.request;
+    const std::size_t len = plan.length;
+    const Pass1 p1 = first_pass(x, len);
+    if (p1.n == 0) {
+        empty_window(plan, r);
+        return;
+    }
+    const double n = static_cast<double>(p1.n);
+    const bool constant = p1.min == p1.max;
+    const double mean = constant ? p1.min : p1.sum / n;
+    const Pass2 p2 = p1.n == len && !constant
+                         ? second_pass_all_finite(x, len, mean, p1.sum_index / n, req.threshold)
+                         : second_pass(x, len, mean, p1.sum_index / n, constant, req.threshold);
+    // Σd is zero but for the rounding of the mean; correcting the moments by
+    // c = Σd/n (the corrected two-pass algorithm) removes that rounding, which
+    // otherwise dominates when the spread is tiny next to the level.
+    const double c = p2.sd / n;
+    const double e2 = p2.m2 / n, e3 = p2.m3 / n, e4 = p2.m4 / n;
+    const double m2 = std::max(0.0, e2 - c * c);
+    const double m3 = e3 - 3.0 * c * e2 + 2.0 * c * c * c;
+    const double m4 = e4 - 4.0 * c * e3 + 6.0 * c * c * e2 - 3.0 * c * c * c * c;
+    auto set = [&r](Feature f, double value) { r.v[static_cast<int>(f)] = value; };
+    set(Feature::kCount, n);
+    set(Feature::kMean, mean + c);
+    set(Feature::kStd, std::sqrt(m2));
+    set(Feature::kMin, p1.min);
+    set(Feature::kMax, p1.max);
+    set(Feature::kRange, p1.max - p1.min);
+    set(Feature::kRms, std::sqrt(p2.sumsq / n));
+    set(Feature::kSkewness, constant ? kNaN : m3 / (m2 * std::sqrt(m2)));
+    set(Feature::kKurtosis, constant ? kNaN : m4 / (m2 * m2) - 3.0);
+    set(Feature::kMeanAbsChange, p2.pairs ? p2.abs_change / static_cast<double>(p2.pairs) : kNaN);
+    set(Feature::kMeanCrossings, static_cast<double>(p2.crossings));
+    set(Feature::kSlope, p1.n < 2 ? kNaN : p2.sxt / p2.stt * req.fs);
+    set(Feature::kLag1Autocorr, constant ? kNaN : p2.lag1 / p2.m2);
+    set(Feature::kTimeAboveThreshold, static_cast<double>(p2.above_threshold) / req.fs);
+    set(Feature::kLongestRunAboveMean, static_cast<double>(p2.longest_run));
+    if (plan.quantiles) {
+        double q[kQuantileCount];
+        quantiles(x, len, p1.n, constant, s.finite.data(), q);
+        set(Feature::kP10, q[0]);
+        set(Feature::kP25, q[1]);
+        set(Feature::kMedian, q[2]);
+        set(Feature::kP75, q[3]);
+        set(Feature::kP90, q[4]);
+        set(Feature::kIqr, q[3] - q[1]);
+    }
+    if (plan.spectrum) band_energies(plan, x, mean, s, r.bands);
+}
+
+template <typename T>
+const double* window_as_doubles(const WindowMatrix<T>& x, std::size_t w, std::vector<double>& buffer) {
+    const T* row = x.data + static_cast<std::ptrdiff_t>(w) * x.row_stride;
+    if constexpr (std::is_same_v<T, double>) {
+        if (x.col_stride == 1) return row;  // read in place
+    }
+    for (std::size_t i = 0; i < x.length; ++i) buffer[i] = static_cast<double>(row[static_cast<std::ptrdiff_t>(i) * x.col_stride]);
+    return buffer.data();
+}
+
+void store(const Plan& plan, const Values& r, std::size_t w, std::size_t windows, double* out) {
+    std::size_t col = 0;
+    for (Feature f : plan.request->features) {
+        if (f == Feature::kBandEnergy) {
+            for (double e : r.bands) out[col++ * windows + w] = e;
+        } else {
+            out[col++ * windows + w] = r.v[static_cast<int>(f)];
+        }
+    }
+}
+
+template <typename T>
+void extract_range(const WindowMatrix<T>& x, const Plan& plan, double* out, std::size_t first, std::size_t last) {
+    Scratch scratch(plan);
+    Values values;
+    values.bands.assign(plan.band_bins.size(), kNaN);
+    for (std::size_t w = first; w < last; ++w) {
+        const double* window = window_as_doubles(x, w, scratch.samples);
+        compute_window(plan, window, scratch, values);
+        store(plan, values, w, x.windows, out);
+    }
+}
+
+}  // namespace
+
+const char* feature_name(Feature f) {
+    static constexpr const char* kNames[kFeatureKinds] = {
+        "count", "mean", "std", "min", "max", "range", "rms", "skewness", "kurtosis", "median", "p10",
+        "p25", "p75", "p90", "iqr", "mean_abs_change", "mean_crossings", "slope", "lag1_autocorr",
+        "band_energy", "time_above_threshold", "longest_run_above_mean",
+    };
+    return kNames[static_cast<int>(f)];
+}
+
+std::size_t column_count(const FeatureRequest& request) {
+    std::size_t n = 0;
+    for (Feature f : request.features) n += f == Feature::kBandEnergy ? request.bands.size() : 1;
+    return n;
+}
+
+void validate(const FeatureRequest& request) {
+    if (!(request.fs > 0.0) || !std::isfinite(request.fs)) {
+        throw std::invalid_argument("fs must be a finite number > 0, got " + std::to_string(request.fs));
+    }
+    if (std::isnan(request.threshold)) throw std::invalid_argument("threshold must not be NaN");
+    for (const Band& b : request.bands) {
+        if (!(b.low_hz >= 0.0) || !std::isfinite(b.low_hz) || !(b.high_hz > b.low_hz)) {
+            throw std::invalid_argument("each band needs 0 <= low < high (high may be inf), got (" +
+                                        std::to_string(b.low_hz) + ", " + std::to_string(b.high_hz) + ")");
+        }
+    }
+    if (request.features.empty()) throw std::invalid_argument("no feature requested");
+}
+
+template <typename T>
+void extract_features(const WindowMatrix<T>& x, const FeatureRequest& request, double* out, int threads) {
+    validate(request);
+    if (x.length == 0 || x.windows == 0) throw std::invalid_argument("the windows must not be empty");
+    if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+    const Plan plan = make_plan(request, x.length);
+    const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), x.windows);
+    if (workers == 1) {
+        extract_range(x, plan, out, 0, x.windows);
+        return;
+    }
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(workers);
+    pool.reserve(workers);
+    for (std::size_t t = 0; t < workers; ++t) {
+        const std::size_t first = x.windows * t / workers, last = x.windows * (t + 1) / workers;
+        pool.emplace_back([&, t, first, last] {
+            try {
+                extract_range(x, plan, out, first, last);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    for (auto& e : errors) {
+        if (e) std::rethrow_exception(e);
+    }
+}
+
+template void extract_features<double>(const WindowMatrix<double>&, const FeatureRequest&, double*, int);
+template void extract_features<float>(const WindowMatrix<float>&, const FeatureRequest&, double*, int);
+
+}  // namespace edgewise
