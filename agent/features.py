@@ -140,7 +140,10 @@ def _threshold(threshold: float) -> float:
     return value
 
 
+MAX_THREADS = 1024
+
+
 def _threads(threads: int) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be an integer 1–{MAX_THREADS}, got {threads!r}")
     return threads

@@ -65,9 +65,11 @@ py::array_t<double> extract(const py::array& x, const std::vector<int>& codes, d
     const auto windows = static_cast<py::ssize_t>(x.shape(0));
     py::array_t<double> out({static_cast<py::ssize_t>(column_count(request)), windows});
     double* data = out.mutable_data();
-    if (x.dtype().is(py::dtype::of<double>())) {
+    // equal(), not is(): an unpickled or metadata-carrying float64 dtype is a
+    // different object that means the same thing.
+    if (x.dtype().equal(py::dtype::of<double>())) {
         run<double>(x, request, data, threads);
-    } else if (x.dtype().is(py::dtype::of<float>())) {
+    } else if (x.dtype().equal(py::dtype::of<float>())) {
         run<float>(x, request, data, threads);
     } else {
         throw py::type_error("x must be float64 or float32, got " + std::string(py::str(x.dtype())));

@@ -32,17 +32,13 @@ the dedicated edge test pins the case where every formula is exact.
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
-from hypothesis.control import currently_in_test_context
-from hypothesis import strategies as st
-
-from agent import features
 from features_reference import (
     Band,
     all_features,
@@ -53,6 +49,11 @@ from features_reference import (
     mean_removed,
     reference,
 )
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
+
+from agent import features
 
 RTOL = 1e-9
 TIE_RTOL = 1e-12
@@ -432,6 +433,31 @@ def test_threads_give_bit_identical_results(n: int, dtype: type) -> None:
 def test_every_layout_is_read_in_place(layout: str, dtype: type) -> None:
     x = lay_out(sample_matrix(6, 100, dtype), layout)
     assert_agrees(x, features.extract(x, fs=2.0), reference(x, None, 2.0, None, 0.0), 2.0, None)
+
+
+def unpickled(x: np.ndarray) -> np.ndarray:
+    return pickle.loads(pickle.dumps(x))  # as multiprocessing hands it over
+
+
+def big_endian(x: np.ndarray) -> np.ndarray:
+    return x.astype(x.dtype.newbyteorder(">"))
+
+
+def packed_field(x: np.ndarray) -> np.ndarray:
+    """Readings stored beside a 1-byte flag: unaligned, 9- or 5-byte stride."""
+    records = np.zeros(x.shape, dtype=np.dtype([("flag", "u1"), ("v", x.dtype)], align=False))
+    records["v"] = x
+    return records["v"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("variant", [unpickled, big_endian, packed_field], ids=lambda f: f.__name__)
+def test_every_float64_and_float32_array_is_accepted(variant: Callable[[np.ndarray], np.ndarray], dtype: type) -> None:
+    """The spec takes float64 or float32 of any layout; these arrays are that, though
+    their dtype object is not numpy's canonical one (or they are unaligned)."""
+    x = variant(sample_matrix(4, 30, dtype))
+    assert x.dtype.kind == "f" and x.dtype.itemsize == np.dtype(dtype).itemsize
+    assert_agrees(x, features.extract(x), reference(x, None, 1.0, None, 0.0), 1.0, None)
 
 
 def test_input_is_read_in_place_and_left_alone() -> None:
