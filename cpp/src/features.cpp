@@ -1,6 +1,7 @@
 #include "edgewise/features.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -179,14 +180,28 @@ void neighbour_sums(const double* x, std::size_t len, double mean, Pass2& p) {
     p.pairs = pairs;
 }
 
-// Longest run of samples above the mean.  Multiplying by the 0/1 condition
-// instead of branching: on noisy data the branch is a coin toss and
-// mispredicting it cost four times the rest of the pass.
+// Longest run of samples above the mean, 64 samples at a time: the
+// comparisons become the bits of a word (no branch: on noisy data the
+// comparison is a coin toss and mispredicting it cost more than the moments),
+// then bit tricks measure the runs in each word and join them across words.
 std::size_t longest_run_above(const double* x, std::size_t len, double mean) {
-    std::size_t run = 0, longest = 0;
-    for (std::size_t i = 0; i < len; ++i) {
-        run = (run + 1) * static_cast<std::size_t>(x[i] > mean);
-        longest = longest > run ? longest : run;
+    std::size_t longest = 0, carry = 0;  // carry: the run that ends at the previous word's last sample
+    for (std::size_t base = 0; base < len; base += 64) {
+        const std::size_t m = std::min<std::size_t>(64, len - base);
+        std::uint64_t w = 0;
+        for (std::size_t j = 0; j < m; ++j) w |= static_cast<std::uint64_t>(x[base + j] > mean) << j;
+        if (m == 64 && w == ~std::uint64_t{0}) {
+            carry += 64;
+            longest = std::max(longest, carry);
+            continue;
+        }
+        const auto head = static_cast<std::size_t>(__builtin_ctzll(~w));  // ones from the word's first sample
+        longest = std::max(longest, carry + std::min(head, m));
+        std::size_t inner = 0;  // the longest run of ones inside the word
+        for (std::uint64_t v = w; v != 0; v &= v >> 1) ++inner;
+        longest = std::max(longest, inner);
+        const std::uint64_t top = w << (64 - m);  // the word's last sample at bit 63
+        carry = (top >> 63) ? static_cast<std::size_t>(__builtin_clzll(~top)) : 0;
     }
     return longest;
 }

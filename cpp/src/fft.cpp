@@ -32,7 +32,7 @@ inline double norm2(std::complex<double> a) { return a.real() * a.real() + a.ima
 
 }  // namespace
 
-ComplexFft::ComplexFft(std::size_t n) : n_(n), bit_reverse_(n), twiddles_(n / 2) {
+ComplexFft::ComplexFft(std::size_t n) : n_(n), bit_reverse_(n), twiddles_(n > 1 ? n - 1 : 0) {
     if (!is_power_of_two(n)) throw std::invalid_argument("ComplexFft size must be a power of two");
     std::size_t bits = 0;
     while ((std::size_t{1} << bits) < n) ++bits;
@@ -41,7 +41,13 @@ ComplexFft::ComplexFft(std::size_t n) : n_(n), bit_reverse_(n), twiddles_(n / 2)
         for (std::size_t b = 0; b < bits; ++b) r |= ((i >> b) & 1u) << (bits - 1 - b);
         bit_reverse_[i] = r;
     }
-    for (std::size_t k = 0; k < n / 2; ++k) twiddles_[k] = unit(-static_cast<double>(k) / static_cast<double>(n));
+    // One contiguous table per stage: the stage whose butterflies span 2h
+    // points uses e^{-2πij/2h}, j < h, stored from index h - 1.
+    for (std::size_t h = 1; h < n; h <<= 1) {
+        for (std::size_t j = 0; j < h; ++j) {
+            twiddles_[h - 1 + j] = unit(-static_cast<double>(j) / static_cast<double>(2 * h));
+        }
+    }
 }
 
 void ComplexFft::forward(std::complex<double>* data) const { run(data, false); }
@@ -51,16 +57,22 @@ void ComplexFft::run(std::complex<double>* data, bool inverse) const {
     for (std::size_t i = 0; i < n_; ++i) {
         if (i < bit_reverse_[i]) std::swap(data[i], data[bit_reverse_[i]]);
     }
-    for (std::size_t len = 2; len <= n_; len <<= 1) {
-        const std::size_t half = len / 2;
-        const std::size_t step = n_ / len;
-        for (std::size_t start = 0; start < n_; start += len) {
+    for (std::size_t start = 0; start + 1 < n_; start += 2) {  // first stage: the twiddle is 1
+        const std::complex<double> a = data[start], b = data[start + 1];
+        data[start] = a + b;
+        data[start + 1] = a - b;
+    }
+    const double sign = inverse ? -1.0 : 1.0;
+    for (std::size_t half = 2; half < n_; half <<= 1) {
+        const std::complex<double>* w = twiddles_.data() + half - 1;
+        for (std::size_t start = 0; start < n_; start += 2 * half) {
+            std::complex<double>* a = data + start;
+            std::complex<double>* b = a + half;
             for (std::size_t j = 0; j < half; ++j) {
-                std::complex<double> w = twiddles_[j * step];
-                if (inverse) w = std::conj(w);
-                const std::complex<double> t = mul(w, data[start + j + half]);
-                data[start + j + half] = data[start + j] - t;
-                data[start + j] += t;
+                const std::complex<double> wj(w[j].real(), sign * w[j].imag());
+                const std::complex<double> t = mul(wj, b[j]);
+                b[j] = a[j] - t;
+                a[j] += t;
             }
         }
     }
@@ -110,8 +122,8 @@ void RealPowerSpectrum::packed_real(const double* x, double* power) {
     for (std::size_t j = 0; j < m; ++j) work_[j] = {x[2 * j], x[2 * j + 1]};
     fft_.forward(work_.data());
     for (std::size_t k = 0; k <= m; ++k) {
-        const std::complex<double> z = work_[k % m];
-        const std::complex<double> zc = std::conj(work_[(m - k) % m]);
+        const std::complex<double> z = work_[k == m ? 0 : k];
+        const std::complex<double> zc = std::conj(work_[k == 0 ? 0 : m - k]);
         const std::complex<double> even = 0.5 * (z + zc);
         const std::complex<double> diff = z - zc;
         const std::complex<double> odd(0.5 * diff.imag(), -0.5 * diff.real());  // (z - zc) / 2i

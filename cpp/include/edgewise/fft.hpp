@@ -24,7 +24,7 @@ private:
 
     std::size_t n_;
     std::vector<std::size_t> bit_reverse_;
-    std::vector<std::complex<double>> twiddles_;  // e^{-2πik/n}, k < n/2
+    std::vector<std::complex<double>> twiddles_;  // per stage of half-width h: e^{-2πij/2h}, from h - 1
 };
 
 class RealPowerSpectrum {
