@@ -10,6 +10,11 @@
 #include <utility>
 
 #include "edgewise/fft.hpp"
+#include "lanes.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace edgewise {
 
@@ -94,31 +99,26 @@ struct Pass1 {
 // Sum, min and max with no test per sample; the sum is finite only when every
 // sample is (a NaN or inf anywhere poisons it), which is the common case.
 bool all_finite_pass(const double* x, std::size_t len, Pass1& p) {
-    constexpr std::size_t kLanes = 4;
-    double s[kLanes] = {0.0, 0.0, 0.0, 0.0};
-    double lo[kLanes], hi[kLanes];
-    for (std::size_t j = 0; j < kLanes; ++j) lo[j] = hi[j] = x[0];
-    const std::size_t body = len - len % kLanes;
-    for (std::size_t i = 0; i < body; i += kLanes) {
-        for (std::size_t j = 0; j < kLanes; ++j) {
-            const double v = x[i + j];
-            s[j] += v;
-            lo[j] = v < lo[j] ? v : lo[j];
-            hi[j] = v > hi[j] ? v : hi[j];
-        }
+    using namespace lanes;
+    V s0 = splat(0.0), s1 = s0, lo = splat(x[0]), hi = lo;
+    std::size_t i = 0;
+    for (; i + 4 <= len; i += 4) {  // two vectors in flight: the adds do not wait on each other
+        const V a = load(x + i), b = load(x + i + 2);
+        s0 += a;
+        s1 += b;
+        lo = min(lo, min(a, b));
+        hi = max(hi, max(a, b));
     }
-    double sum = (s[0] + s[1]) + (s[2] + s[3]);
-    double mn = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
-    double mx = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
-    for (std::size_t i = body; i < len; ++i) {
-        sum += x[i];
+    double total = sum(s0 + s1), mn = min_of(lo), mx = max_of(hi);
+    for (; i < len; ++i) {
+        total += x[i];
         mn = std::min(mn, x[i]);
         mx = std::max(mx, x[i]);
     }
-    if (!std::isfinite(sum)) return false;
+    if (!std::isfinite(total)) return false;
     const double n = static_cast<double>(len);
     p.n = len;
-    p.sum = sum;
+    p.sum = total;
     p.min = mn;
     p.max = mx;
     p.sum_index = n * (n - 1.0) / 2.0;
@@ -157,27 +157,51 @@ struct Pass2 {
 };
 
 // Mean absolute change, lag-1 products and mean crossings over the n-1
-// neighbouring pairs, in independent lanes.
+// neighbouring pairs, four pairs at a time.
 void neighbour_sums(const double* x, std::size_t len, double mean, Pass2& p) {
-    constexpr std::size_t kLanes = 4;
-    double change[kLanes] = {}, lag[kLanes] = {};
-    std::size_t crossings[kLanes] = {};
+    using namespace lanes;
+    const V mu = splat(mean);
+    V change = splat(0.0), lag = change, change2 = change, lag2 = change;
+    Mask crossed = Mask{0, 0};
     const std::size_t pairs = len - 1;
-    auto add = [&](std::size_t i, std::size_t j) {
-        const double a = x[i], b = x[i + 1];
-        change[j] += std::abs(b - a);
-        lag[j] += (a - mean) * (b - mean);
-        crossings[j] += (a > mean) != (b > mean);
-    };
-    const std::size_t body = pairs - pairs % kLanes;
-    for (std::size_t i = 0; i < body; i += kLanes) {
-        for (std::size_t j = 0; j < kLanes; ++j) add(i + j, j);
+    std::size_t i = 0;
+    for (; i + 4 <= pairs; i += 4) {
+        const V a = load(x + i), b = load(x + i + 1), a2 = load(x + i + 2), b2 = load(x + i + 3);
+        change += abs(b - a);
+        change2 += abs(b2 - a2);
+        lag += (a - mu) * (b - mu);
+        lag2 += (a2 - mu) * (b2 - mu);
+        crossed += ((a > mu) ^ (b > mu)) + ((a2 > mu) ^ (b2 > mu));  // -1 per crossing
     }
-    for (std::size_t i = body; i < pairs; ++i) add(i, 0);
-    p.abs_change = (change[0] + change[1]) + (change[2] + change[3]);
-    p.lag1 = (lag[0] + lag[1]) + (lag[2] + lag[3]);
-    p.crossings = crossings[0] + crossings[1] + crossings[2] + crossings[3];
+    double c = sum(change + change2), l = sum(lag + lag2);
+    std::int64_t crossings = count(crossed);
+    for (; i < pairs; ++i) {
+        const double a = x[i], b = x[i + 1];
+        c += std::abs(b - a);
+        l += (a - mean) * (b - mean);
+        crossings += (a > mean) != (b > mean);
+    }
+    p.abs_change = c;
+    p.lag1 = l;
+    p.crossings = static_cast<std::size_t>(crossings);
     p.pairs = pairs;
+}
+
+// Bit j set when x[j] > mean, for up to 64 samples.
+std::uint64_t above_bits(const double* x, std::size_t m, double mean) {
+    std::uint64_t w = 0;
+    std::size_t j = 0;
+#if defined(__SSE2__)
+    // movmskpd turns two comparisons into two bits at once.
+    const __m128d mu = _mm_set1_pd(mean);
+    for (; j + 4 <= m; j += 4) {
+        const auto lo = static_cast<std::uint64_t>(_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(x + j), mu)));
+        const auto hi = static_cast<std::uint64_t>(_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(x + j + 2), mu)));
+        w |= (lo | hi << 2) << j;
+    }
+#endif
+    for (; j < m; ++j) w |= static_cast<std::uint64_t>(x[j] > mean) << j;
+    return w;
 }
 
 // Longest run of samples above the mean, 64 samples at a time: the
@@ -188,8 +212,7 @@ std::size_t longest_run_above(const double* x, std::size_t len, double mean) {
     std::size_t longest = 0, carry = 0;  // carry: the run that ends at the previous word's last sample
     for (std::size_t base = 0; base < len; base += 64) {
         const std::size_t m = std::min<std::size_t>(64, len - base);
-        std::uint64_t w = 0;
-        for (std::size_t j = 0; j < m; ++j) w |= static_cast<std::uint64_t>(x[base + j] > mean) << j;
+        const std::uint64_t w = above_bits(x + base, m, mean);
         if (m == 64 && w == ~std::uint64_t{0}) {
             carry += 64;
             longest = std::max(longest, carry);
@@ -209,37 +232,47 @@ std::size_t longest_run_above(const double* x, std::size_t len, double mean) {
 // Second pass for a window without gaps and not constant: the moment sums in
 // independent lanes, then the neighbour features, with no test per sample.
 Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, double mean_index, double threshold) {
-    constexpr std::size_t kLanes = 4;
+    using namespace lanes;
     Pass2 p;
-    double sd[kLanes] = {}, m2[kLanes] = {}, m3[kLanes] = {}, m4[kLanes] = {}, sq[kLanes] = {}, sxt[kLanes] = {};
-    std::size_t above[kLanes] = {};
-    const std::size_t body = len - len % kLanes;
-    auto add = [&](std::size_t i, std::size_t j) {
-        const double v = x[i];
-        const double d = v - mean;
-        const double d2 = d * d;
-        sd[j] += d;
-        m2[j] += d2;
-        m3[j] += d2 * d;
-        m4[j] += d2 * d2;
-        sq[j] += v * v;
-        sxt[j] += d * (static_cast<double>(i) - mean_index);
-        above[j] += v > threshold;
-    };
-    for (std::size_t i = 0; i < body; i += kLanes) {
-        for (std::size_t j = 0; j < kLanes; ++j) add(i + j, j);
+    const V mu = splat(mean), thr = splat(threshold);
+    V sd = splat(0.0), m2 = sd, m3 = sd, m4 = sd, sq = sd, sxt = sd;
+    V t = V{0.0, 1.0} - splat(mean_index);
+    const V step = splat(2.0);
+    Mask over = Mask{0, 0};
+    std::size_t i = 0;
+    for (; i + 2 <= len; i += 2) {
+        const V v = load(x + i);
+        const V d = v - mu, d2 = d * d;
+        sd += d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+        sq += v * v;
+        sxt += d * t;
+        t += step;
+        over += v > thr;  // -1 per sample above
     }
-    for (std::size_t i = body; i < len; ++i) add(i, 0);
-    auto total = [](const double* a) { return (a[0] + a[1]) + (a[2] + a[3]); };
-    p.sd = total(sd);
-    p.m2 = total(m2);
-    p.m3 = total(m3);
-    p.m4 = total(m4);
-    p.sumsq = total(sq);
-    p.sxt = total(sxt);
+    std::int64_t above = count(over);
+    double tail[6] = {0, 0, 0, 0, 0, 0};
+    for (; i < len; ++i) {
+        const double v = x[i], d = v - mean, d2 = d * d;
+        tail[0] += d;
+        tail[1] += d2;
+        tail[2] += d2 * d;
+        tail[3] += d2 * d2;
+        tail[4] += v * v;
+        tail[5] += d * (static_cast<double>(i) - mean_index);
+        above += v > threshold;
+    }
+    p.sd = sum(sd) + tail[0];
+    p.m2 = sum(m2) + tail[1];
+    p.m3 = sum(m3) + tail[2];
+    p.m4 = sum(m4) + tail[3];
+    p.sumsq = sum(sq) + tail[4];
+    p.sxt = sum(sxt) + tail[5];
     const double n = static_cast<double>(len);
     p.stt = n * (n * n - 1.0) / 12.0;  // Σ(i - ī)² for i = 0 .. n-1
-    p.above_threshold = above[0] + above[1] + above[2] + above[3];
+    p.above_threshold = static_cast<std::size_t>(above);
     neighbour_sums(x, len, mean, p);
     p.longest_run = longest_run_above(x, len, mean);
     return p;
