@@ -78,7 +78,9 @@ struct Scratch {
         }
     }
     std::vector<double> samples;   // the window as doubles, when it is not already
-    std::vector<double> finite;    // its finite samples, reordered by selection
+    std::vector<double> finite;    // its finite samples (or the buckets that matter), reordered by selection
+    std::vector<std::uint32_t> counts;  // samples per histogram bucket
+    std::vector<std::int32_t> slots;    // per bucket: where its samples go in `finite`, or -1
     std::vector<double> centered;  // mean removed, non-finite as 0, for the spectrum
     std::vector<double> power;
     std::unique_ptr<RealPowerSpectrum> spectrum;
@@ -364,37 +366,113 @@ void select_ranks(double* q, std::size_t lo, std::size_t hi, const std::size_t* 
     select_ranks(q, k + 1, hi, ks, mid + 1, b);
 }
 
-// Linear interpolation between order statistics, numpy's default method.
-// Only the lower neighbour of each quantile is selected; the upper one is the
-// smallest value between it and the next selected rank.
-void quantiles(const double* x, std::size_t len, std::size_t n, bool constant, double* q, double out[kQuantileCount]) {
-    if (constant) {
-        for (int j = 0; j < kQuantileCount; ++j) out[j] = *std::find_if(x, x + len, [](double v) { return std::isfinite(v); });
-        return;
-    }
+constexpr std::size_t kMaxRanks = 2 * kQuantileCount;
+
+// The order statistics at `ranks` (ascending, distinct, at most kMaxRanks) of
+// the finite samples, by selection on a copy of them.
+void select_order_statistics(const double* x, std::size_t len, std::size_t n, const std::size_t* ranks,
+                             std::size_t count, double* q, double* values) {
     std::size_t m = 0;
     for (std::size_t i = 0; i < len; ++i) {
         if (std::isfinite(x[i])) q[m++] = x[i];
     }
-    std::size_t ranks[kQuantileCount];
-    for (int j = 0; j < kQuantileCount; ++j) {
-        ranks[j] = static_cast<std::size_t>(std::floor(static_cast<double>(n - 1) * kQuantiles[j]));
-    }
-    const std::size_t count = static_cast<std::size_t>(std::unique(ranks, ranks + kQuantileCount) - ranks);
     select_ranks(q, 0, n, ranks, 0, count);
+    for (std::size_t r = 0; r < count; ++r) values[r] = q[ranks[r]];
+}
+
+// The same through a histogram between min and max: one pass counts the
+// samples per bucket, which tells the bucket of every wanted rank; a second
+// pass gathers only those buckets' samples, and selection runs on them alone.
+// A bucket index floor((x - min) * scale) never decreases as x grows, whatever
+// the rounding, so the buckets are ordered like the values and the result is
+// exact.  Returns false when the range is too wide or narrow to scale.
+bool histogram_order_statistics(const double* x, std::size_t len, double mn, double mx, const std::size_t* ranks,
+                                std::size_t count, Scratch& s, double* values) {
+    const std::size_t n_buckets = std::clamp<std::size_t>(len / 4, 16, 4096);
+    const double scale = static_cast<double>(n_buckets) / (mx - mn);
+    if (!std::isfinite(scale) || !(scale > 0.0)) return false;
+    const auto bucket_of = [mn, scale, n_buckets](double v) {
+        const auto b = static_cast<std::size_t>((v - mn) * scale);
+        return b < n_buckets ? b : n_buckets - 1;
+    };
+    std::vector<std::uint32_t>& counts = s.counts;
+    counts.assign(n_buckets, 0);
+    for (std::size_t i = 0; i < len; ++i) {
+        if (std::isfinite(x[i])) ++counts[bucket_of(x[i])];
+    }
+    // Where each wanted rank falls: its bucket's slot and its rank inside it.
+    std::vector<std::int32_t>& slot_of = s.slots;
+    slot_of.assign(n_buckets, -1);
+    std::size_t slot_start[kMaxRanks + 1], rank_slot[kMaxRanks], local[kMaxRanks];
+    std::size_t slots = 0, cum = 0, r = 0;
+    slot_start[0] = 0;
+    for (std::size_t b = 0; b < n_buckets && r < count; ++b) {
+        const std::size_t c = counts[b];
+        while (r < count && ranks[r] < cum + c) {
+            if (slot_of[b] < 0) {
+                slot_of[b] = static_cast<std::int32_t>(slots);
+                slot_start[slots + 1] = slot_start[slots] + c;
+                ++slots;
+            }
+            rank_slot[r] = static_cast<std::size_t>(slot_of[b]);
+            local[r] = ranks[r] - cum;
+            ++r;
+        }
+        cum += c;
+    }
+    double* q = s.finite.data();
+    std::size_t fill[kMaxRanks];
+    std::copy(slot_start, slot_start + slots, fill);
+    for (std::size_t i = 0; i < len; ++i) {
+        const double v = x[i];
+        if (!std::isfinite(v)) continue;
+        const std::int32_t slot = slot_of[bucket_of(v)];
+        if (slot >= 0) q[fill[slot]++] = v;
+    }
+    for (std::size_t k = 0; k < slots; ++k) {
+        std::size_t ks[kMaxRanks], nk = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (rank_slot[i] == k) ks[nk++] = local[i];
+        }
+        double* region = q + slot_start[k];
+        select_ranks(region, 0, slot_start[k + 1] - slot_start[k], ks, 0, nk);
+        for (std::size_t i = 0; i < count; ++i) {
+            if (rank_slot[i] == k) values[i] = region[local[i]];
+        }
+    }
+    return true;
+}
+
+// Linear interpolation between order statistics, numpy's default method.
+void quantiles(const double* x, std::size_t len, const Pass1& p1, bool constant, Scratch& s,
+               double out[kQuantileCount]) {
+    if (constant) {
+        std::fill(out, out + kQuantileCount, p1.min);
+        return;
+    }
+    const std::size_t n = p1.n;
+    std::size_t ranks[kMaxRanks], count = 0;
+    for (double p : kQuantiles) {
+        const auto lo = static_cast<std::size_t>(std::floor(static_cast<double>(n - 1) * p));
+        ranks[count++] = lo;
+        if (lo + 1 < n) ranks[count++] = lo + 1;
+    }
+    for (std::size_t i = 1; i < count; ++i) {  // insertion sort: at most ten, nearly in order
+        for (std::size_t j = i; j > 0 && ranks[j - 1] > ranks[j]; --j) std::swap(ranks[j - 1], ranks[j]);
+    }
+    count = static_cast<std::size_t>(std::unique(ranks, ranks + count) - ranks);
+    double values[kMaxRanks];
+    // Below a few hundred samples the copy and selection are as fast.
+    if (n < 256 || !histogram_order_statistics(x, len, p1.min, p1.max, ranks, count, s, values)) {
+        select_order_statistics(x, len, n, ranks, count, s.finite.data(), values);
+    }
+    const auto value_at = [&](std::size_t rank) { return values[std::lower_bound(ranks, ranks + count, rank) - ranks]; };
     for (int j = 0; j < kQuantileCount; ++j) {
         const double h = static_cast<double>(n - 1) * kQuantiles[j];
         const auto lo = static_cast<std::size_t>(std::floor(h));
         const double t = h - static_cast<double>(lo);
-        const double a = q[lo];
-        if (t == 0.0 || lo + 1 >= n) {
-            out[j] = a;
-            continue;
-        }
-        const std::size_t* next = std::upper_bound(ranks, ranks + count, lo);
-        const std::size_t end = next == ranks + count ? n : *next + 1;
-        const double b = *std::min_element(q + lo + 1, q + end);
-        out[j] = a + (b - a) * t;
+        const double a = value_at(lo);
+        out[j] = (t == 0.0 || lo + 1 >= n) ? a : a + (value_at(lo + 1) - a) * t;
     }
 }
 
@@ -459,7 +537,7 @@ void compute_window(const Plan& plan, const double* x, Scratch& s, Values& r) {
     set(Feature::kLongestRunAboveMean, static_cast<double>(p2.longest_run));
     if (plan.quantiles) {
         double q[kQuantileCount];
-        quantiles(x, len, p1.n, constant, s.finite.data(), q);
+        quantiles(x, len, p1, constant, s, q);
         set(Feature::kP10, q[0]);
         set(Feature::kP25, q[1]);
         set(Feature::kMedian, q[2]);

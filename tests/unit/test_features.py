@@ -540,3 +540,33 @@ def test_unknown_feature_is_named_in_the_error(name: str) -> None:
     with pytest.raises(ValueError) as info:
         features.extract(GOOD, ["mean", name])
     assert name in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(256, 3000),
+    st.sampled_from(["normal", "rounded", "heavy_tail", "outliers", "nearly_flat", "cauchy"]),
+    st.floats(0.0, 0.5),
+    st.integers(0, 2**32 - 1),
+)
+def test_long_windows_quantiles_are_exact_order_statistics(length: int, shape: str, gaps: float, seed: int) -> None:
+    """Windows of 256 samples and more take the histogram path: its buckets
+    must never reorder values, whatever the distribution (duplicates, one
+    bucket holding almost everything, ±1e300 outliers, gaps)."""
+    rng = np.random.default_rng(seed)
+    x = {
+        "normal": lambda: rng.normal(size=length),
+        "rounded": lambda: np.round(rng.normal(size=length) * 3),
+        "heavy_tail": lambda: rng.exponential(size=length) ** 4,
+        "outliers": lambda: np.concatenate([[1e300, -1e300], rng.normal(size=length - 2)]),
+        "nearly_flat": lambda: np.where(rng.random(length) < 0.01, rng.normal(size=length), 5.0),
+        "cauchy": lambda: rng.standard_cauchy(size=length),
+    }[shape]()
+    x[rng.random(length) < gaps] = np.nan
+    finite = x[np.isfinite(x)]
+    names = ["p10", "p25", "median", "p75", "p90"]
+    got = features.extract(x[None, :], names)
+    expected = np.quantile(finite, [0.10, 0.25, 0.50, 0.75, 0.90])
+    spread = float(np.max(np.abs(expected)))  # interpolation rounds relative to its neighbours, not the result
+    for name, want in zip(names, expected):
+        assert got[name][0] == pytest.approx(want, rel=1e-12, abs=1e-12 * spread)
