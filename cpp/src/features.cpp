@@ -476,10 +476,14 @@ void quantiles(const double* x, std::size_t len, const Pass1& p1, bool constant,
     }
 }
 
-void band_energies(const Plan& plan, const double* x, double mean, Scratch& s, std::vector<double>& out) {
+void band_energies(const Plan& plan, const double* x, double mean, bool gaps, Scratch& s, std::vector<double>& out) {
     const std::size_t len = plan.length;
-    for (std::size_t i = 0; i < len; ++i) s.centered[i] = std::isfinite(x[i]) ? x[i] - mean : 0.0;
-    s.spectrum->compute(s.centered.data(), s.power.data());
+    if (gaps) {  // a gap counts as the mean: zero once the mean is removed
+        for (std::size_t i = 0; i < len; ++i) s.centered[i] = std::isfinite(x[i]) ? x[i] - mean : 0.0;
+        s.spectrum->compute(s.centered.data(), s.power.data());
+    } else {
+        s.spectrum->compute(x, s.power.data(), mean);
+    }
     const double scale = 1.0 / static_cast<double>(len);
     for (std::size_t b = 0; b < plan.band_bins.size(); ++b) {
         double e = 0.0;
@@ -545,7 +549,7 @@ void compute_window(const Plan& plan, const double* x, Scratch& s, Values& r) {
         set(Feature::kP90, q[4]);
         set(Feature::kIqr, q[3] - q[1]);
     }
-    if (plan.spectrum) band_energies(plan, x, mean, s, r.bands);
+    if (plan.spectrum) band_energies(plan, x, mean, p1.n != len, s, r.bands);
 }
 
 template <typename T>

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace edgewise {
 
@@ -17,18 +18,26 @@ std::size_t next_power_of_two(std::size_t n) {
     return p;
 }
 
-std::complex<double> unit(double turns) {  // e^{2πi·turns}
-    return {std::cos(2.0 * kPi * turns), std::sin(2.0 * kPi * turns)};
+// e^{2πi·turns} into (re, im).
+void unit(double turns, double& re, double& im) {
+    re = std::cos(2.0 * kPi * turns);
+    im = std::sin(2.0 * kPi * turns);
 }
 
-// Plain complex product and squared magnitude.  std::complex's operator*
-// calls a library routine that rescues inf/NaN products, and std::norm goes
-// through hypot; the inputs here are always finite, and these are the hot loop.
-inline std::complex<double> mul(std::complex<double> a, std::complex<double> b) {
-    return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+// One stage's butterflies over `half` pairs (a, b): independent lanes, no
+// reduction, no aliasing, so the compiler vectorises the loop.
+void butterflies(double* __restrict ar, double* __restrict ai, double* __restrict br, double* __restrict bi,
+                 const double* __restrict wr, const double* __restrict wi, double sign, std::size_t half) {
+    for (std::size_t j = 0; j < half; ++j) {
+        const double w_re = wr[j], w_im = sign * wi[j];
+        const double tr = w_re * br[j] - w_im * bi[j];
+        const double ti = w_re * bi[j] + w_im * br[j];
+        br[j] = ar[j] - tr;
+        bi[j] = ai[j] - ti;
+        ar[j] += tr;
+        ai[j] += ti;
+    }
 }
-
-inline double norm2(std::complex<double> a) { return a.real() * a.real() + a.imag() * a.imag(); }
 
 }  // namespace
 
@@ -41,39 +50,33 @@ ComplexFft::ComplexFft(std::size_t n) : n_(n), bit_reverse_(n), twiddles_(n > 1 
         for (std::size_t b = 0; b < bits; ++b) r |= ((i >> b) & 1u) << (bits - 1 - b);
         bit_reverse_[i] = r;
     }
-    // One contiguous table per stage: the stage whose butterflies span 2h
-    // points uses e^{-2πij/2h}, j < h, stored from index h - 1.
     for (std::size_t h = 1; h < n; h <<= 1) {
         for (std::size_t j = 0; j < h; ++j) {
-            twiddles_[h - 1 + j] = unit(-static_cast<double>(j) / static_cast<double>(2 * h));
+            unit(-static_cast<double>(j) / static_cast<double>(2 * h), twiddles_.re[h - 1 + j], twiddles_.im[h - 1 + j]);
         }
     }
 }
 
-void ComplexFft::forward(std::complex<double>* data) const { run(data, false); }
-void ComplexFft::inverse(std::complex<double>* data) const { run(data, true); }
-
-void ComplexFft::run(std::complex<double>* data, bool inverse) const {
+void ComplexFft::run(double* re, double* im, double sign) const {
     for (std::size_t i = 0; i < n_; ++i) {
-        if (i < bit_reverse_[i]) std::swap(data[i], data[bit_reverse_[i]]);
+        const std::size_t r = bit_reverse_[i];
+        if (i < r) {
+            std::swap(re[i], re[r]);
+            std::swap(im[i], im[r]);
+        }
     }
-    for (std::size_t start = 0; start + 1 < n_; start += 2) {  // first stage: the twiddle is 1
-        const std::complex<double> a = data[start], b = data[start + 1];
-        data[start] = a + b;
-        data[start + 1] = a - b;
+    for (std::size_t s = 0; s + 1 < n_; s += 2) {  // first stage: the twiddle is 1
+        const double ar = re[s], ai = im[s], br = re[s + 1], bi = im[s + 1];
+        re[s] = ar + br;
+        im[s] = ai + bi;
+        re[s + 1] = ar - br;
+        im[s + 1] = ai - bi;
     }
-    const double sign = inverse ? -1.0 : 1.0;
     for (std::size_t half = 2; half < n_; half <<= 1) {
-        const std::complex<double>* w = twiddles_.data() + half - 1;
+        const double* wr = twiddles_.re.data() + half - 1;
+        const double* wi = twiddles_.im.data() + half - 1;
         for (std::size_t start = 0; start < n_; start += 2 * half) {
-            std::complex<double>* a = data + start;
-            std::complex<double>* b = a + half;
-            for (std::size_t j = 0; j < half; ++j) {
-                const std::complex<double> wj(w[j].real(), sign * w[j].imag());
-                const std::complex<double> t = mul(wj, b[j]);
-                b[j] = a[j] - t;
-                a[j] += t;
-            }
+            butterflies(re + start, im + start, re + start + half, im + start + half, wr, wi, sign, half);
         }
     }
 }
@@ -85,61 +88,87 @@ RealPowerSpectrum::RealPowerSpectrum(std::size_t n)
     if (n == 0) throw std::invalid_argument("RealPowerSpectrum needs a length >= 1");
     const double len = static_cast<double>(n);
     if (power_of_two_) {
-        split_.resize(n / 2 + 1);
-        for (std::size_t k = 0; k <= n / 2; ++k) split_[k] = unit(-static_cast<double>(k) / len);
-        work_.resize(n / 2);
+        split_ = SplitComplex(n / 2 + 1);
+        for (std::size_t k = 0; k <= n / 2; ++k) unit(-static_cast<double>(k) / len, split_.re[k], split_.im[k]);
+        work_ = SplitComplex(n / 2);
         return;
     }
     // Bluestein: X_k = c_k Σ_j (x_j c_j) conj(c_{k-j}), with c_k = e^{-iπk²/n}.
     // k² is reduced mod 2n first so the angle stays exact for long windows.
     const std::size_t m = fft_.size();
-    chirp_.resize(n);
+    chirp_ = SplitComplex(n);
     for (std::size_t k = 0; k < n; ++k) {
         const std::size_t k2 = (k * k) % (2 * n);
-        chirp_[k] = unit(-static_cast<double>(k2) / (2.0 * len));
+        unit(-static_cast<double>(k2) / (2.0 * len), chirp_.re[k], chirp_.im[k]);
     }
-    kernel_.assign(m, {0.0, 0.0});
-    kernel_[0] = std::conj(chirp_[0]);
-    for (std::size_t k = 1; k < n; ++k) kernel_[k] = kernel_[m - k] = std::conj(chirp_[k]);
-    fft_.forward(kernel_.data());
-    work_.resize(m);
+    kernel_ = SplitComplex(m);
+    kernel_.re[0] = chirp_.re[0];
+    kernel_.im[0] = -chirp_.im[0];
+    for (std::size_t k = 1; k < n; ++k) {
+        kernel_.re[k] = kernel_.re[m - k] = chirp_.re[k];
+        kernel_.im[k] = kernel_.im[m - k] = -chirp_.im[k];
+    }
+    fft_.forward(kernel_.re.data(), kernel_.im.data());
+    work_ = SplitComplex(m);
 }
 
-void RealPowerSpectrum::compute(const double* x, double* power) {
+void RealPowerSpectrum::compute(const double* x, double* power, double offset) {
     if (n_ == 1) {
-        power[0] = x[0] * x[0];
+        power[0] = (x[0] - offset) * (x[0] - offset);
     } else if (power_of_two_) {
-        packed_real(x, power);
+        packed_real(x, power, offset);
     } else {
-        bluestein(x, power);
+        bluestein(x, power, offset);
     }
 }
 
 // The n real samples as n/2 complex ones; one half-size FFT, then the two
-// interleaved spectra are separated: X_k = E_k + e^{-2πik/n} O_k.
-void RealPowerSpectrum::packed_real(const double* x, double* power) {
+// interleaved spectra are separated: X_k = E_k + e^{-2πik/n} O_k with
+// E_k = (Z_k + conj Z_{m-k}) / 2 and O_k = (Z_k - conj Z_{m-k}) / 2i.
+void RealPowerSpectrum::packed_real(const double* x, double* power, double offset) {
     const std::size_t m = n_ / 2;
-    for (std::size_t j = 0; j < m; ++j) work_[j] = {x[2 * j], x[2 * j + 1]};
-    fft_.forward(work_.data());
+    double* re = work_.re.data();
+    double* im = work_.im.data();
+    for (std::size_t j = 0; j < m; ++j) {
+        re[j] = x[2 * j] - offset;
+        im[j] = x[2 * j + 1] - offset;
+    }
+    fft_.forward(re, im);
     for (std::size_t k = 0; k <= m; ++k) {
-        const std::complex<double> z = work_[k == m ? 0 : k];
-        const std::complex<double> zc = std::conj(work_[k == 0 ? 0 : m - k]);
-        const std::complex<double> even = 0.5 * (z + zc);
-        const std::complex<double> diff = z - zc;
-        const std::complex<double> odd(0.5 * diff.imag(), -0.5 * diff.real());  // (z - zc) / 2i
-        power[k] = norm2(even + mul(split_[k], odd));
+        const std::size_t a = k == m ? 0 : k, b = k == 0 ? 0 : m - k;
+        const double zr = re[a], zi = im[a], cr = re[b], ci = -im[b];  // Z_k and conj Z_{m-k}
+        const double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);
+        const double or_ = 0.5 * (zi - ci), oi = -0.5 * (zr - cr);
+        const double sr = split_.re[k], si = split_.im[k];
+        const double xr = er + sr * or_ - si * oi;
+        const double xi = ei + sr * oi + si * or_;
+        power[k] = xr * xr + xi * xi;
     }
 }
 
-void RealPowerSpectrum::bluestein(const double* x, double* power) {
+void RealPowerSpectrum::bluestein(const double* x, double* power, double offset) {
     const std::size_t m = fft_.size();
-    for (std::size_t j = 0; j < n_; ++j) work_[j] = x[j] * chirp_[j];
-    for (std::size_t j = n_; j < m; ++j) work_[j] = {0.0, 0.0};
-    fft_.forward(work_.data());
-    for (std::size_t j = 0; j < m; ++j) work_[j] = mul(work_[j], kernel_[j]);
-    fft_.inverse(work_.data());
+    double* re = work_.re.data();
+    double* im = work_.im.data();
+    for (std::size_t j = 0; j < n_; ++j) {
+        re[j] = (x[j] - offset) * chirp_.re[j];
+        im[j] = (x[j] - offset) * chirp_.im[j];
+    }
+    for (std::size_t j = n_; j < m; ++j) re[j] = im[j] = 0.0;
+    fft_.forward(re, im);
+    for (std::size_t j = 0; j < m; ++j) {
+        const double r = re[j] * kernel_.re[j] - im[j] * kernel_.im[j];
+        const double i = re[j] * kernel_.im[j] + im[j] * kernel_.re[j];
+        re[j] = r;
+        im[j] = i;
+    }
+    fft_.inverse(re, im);
     const double scale = 1.0 / static_cast<double>(m);
-    for (std::size_t k = 0; k <= n_ / 2; ++k) power[k] = norm2(mul(work_[k], chirp_[k])) * scale * scale;
+    for (std::size_t k = 0; k <= n_ / 2; ++k) {
+        const double r = re[k] * chirp_.re[k] - im[k] * chirp_.im[k];
+        const double i = re[k] * chirp_.im[k] + im[k] * chirp_.re[k];
+        power[k] = (r * r + i * i) * scale * scale;
+    }
 }
 
 }  // namespace edgewise
