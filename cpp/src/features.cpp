@@ -70,7 +70,7 @@ Plan make_plan(const FeatureRequest& request, std::size_t length) {
 
 // Per-thread buffers, reused for every window the thread handles.
 struct Scratch {
-    explicit Scratch(const Plan& plan) : samples(plan.length), finite(plan.length) {
+    explicit Scratch(const Plan& plan) : samples(plan.length), finite(plan.length), buckets(plan.length) {
         if (plan.spectrum) {
             centered.resize(plan.length);
             power.resize(plan.length / 2 + 1);
@@ -80,6 +80,7 @@ struct Scratch {
     std::vector<double> samples;   // the window as doubles, when it is not already
     std::vector<double> finite;    // its finite samples (or the buckets that matter), reordered by selection
     std::vector<std::uint32_t> counts;  // samples per histogram bucket
+    std::vector<std::uint16_t> buckets; // each sample's bucket
     std::vector<std::int32_t> slots;    // per bucket: where its samples go in `finite`, or -1
     std::vector<double> centered;  // mean removed, non-finite as 0, for the spectrum
     std::vector<double> power;
@@ -396,13 +397,16 @@ bool histogram_order_statistics(const double* x, std::size_t len, double mn, dou
         return b < n_buckets ? b : n_buckets - 1;
     };
     std::vector<std::uint32_t>& counts = s.counts;
-    counts.assign(n_buckets, 0);
+    std::vector<std::uint16_t>& bucket = s.buckets;  // each sample's bucket; n_buckets for a gap
+    counts.assign(n_buckets + 1, 0);
     for (std::size_t i = 0; i < len; ++i) {
-        if (std::isfinite(x[i])) ++counts[bucket_of(x[i])];
+        const auto b = static_cast<std::uint16_t>(std::isfinite(x[i]) ? bucket_of(x[i]) : n_buckets);
+        bucket[i] = b;
+        ++counts[b];
     }
     // Where each wanted rank falls: its bucket's slot and its rank inside it.
     std::vector<std::int32_t>& slot_of = s.slots;
-    slot_of.assign(n_buckets, -1);
+    slot_of.assign(n_buckets + 1, -1);
     std::size_t slot_start[kMaxRanks + 1], rank_slot[kMaxRanks], local[kMaxRanks];
     std::size_t slots = 0, cum = 0, r = 0;
     slot_start[0] = 0;
@@ -424,10 +428,8 @@ bool histogram_order_statistics(const double* x, std::size_t len, double mn, dou
     std::size_t fill[kMaxRanks];
     std::copy(slot_start, slot_start + slots, fill);
     for (std::size_t i = 0; i < len; ++i) {
-        const double v = x[i];
-        if (!std::isfinite(v)) continue;
-        const std::int32_t slot = slot_of[bucket_of(v)];
-        if (slot >= 0) q[fill[slot]++] = v;
+        const std::int32_t slot = slot_of[bucket[i]];  // -1 for gaps and unwanted buckets
+        if (slot >= 0) q[fill[slot]++] = x[i];
     }
     for (std::size_t k = 0; k < slots; ++k) {
         std::size_t ks[kMaxRanks], nk = 0;
