@@ -86,6 +86,7 @@ def extract_features(
     bands: list[tuple[float, float]],
     threshold: float,
     threads: int,
+    simd: bool = True,
 ) -> npt.NDArray[np.float64]:
     """One row per requested column, one column per window of the 2-D ``x``
     (read in place through its strides, GIL released). Use agent.features.extract."""

@@ -72,18 +72,21 @@ def extract(
     bands: Sequence[tuple[float, float]] | None = None,
     threshold: float = 0.0,
     threads: int = 1,
+    simd: bool = True,
 ) -> dict[str, npt.NDArray[np.float64]]:
     """Features of every row of ``x``: a dict from name to one float64 value per window.
 
     Only what the names need is computed: leaving out the quantiles and the
-    band energies skips the selection and the FFT.
+    band energies skips the selection and the FFT.  ``simd=False`` forces the
+    portable two-lane kernels even on a CPU with AVX2 (the results differ in
+    the last bits); the tests use it to check both.
     """
     array = _windows(x)
     band_list = _bands(bands, fs)
     names = feature_names(len(band_list)) if features is None else _names(features, len(band_list))
     kinds = list(dict.fromkeys(_kind(name) for name in names))  # each native feature once, in first-use order
     columns = _core.extract_features(
-        array, [_CODE[k] for k in kinds], float(fs), band_list, _threshold(threshold), _threads(threads)
+        array, [_CODE[k] for k in kinds], float(fs), band_list, _threshold(threshold), _threads(threads), bool(simd)
     )
     index = {name: i for i, name in enumerate(_columns(kinds, len(band_list)))}
     return {name: columns[index[name]] for name in names}

@@ -38,7 +38,7 @@ WindowMatrix<T> matrix_of(const py::array& x) {
 }
 
 FeatureRequest request_of(const std::vector<int>& codes, double fs, const std::vector<std::pair<double, double>>& bands,
-                          double threshold) {
+                          double threshold, bool simd) {
     FeatureRequest r;
     for (int c : codes) {
         if (c < 0 || c >= kFeatureKinds) throw std::invalid_argument("unknown feature code " + std::to_string(c));
@@ -47,6 +47,7 @@ FeatureRequest request_of(const std::vector<int>& codes, double fs, const std::v
     r.fs = fs;
     for (const auto& [low, high] : bands) r.bands.push_back(Band{low, high});
     r.threshold = threshold;
+    r.simd = simd;
     return r;
 }
 
@@ -58,9 +59,10 @@ void run(const py::array& x, const FeatureRequest& request, double* out, int thr
 }
 
 py::array_t<double> extract(const py::array& x, const std::vector<int>& codes, double fs,
-                            const std::vector<std::pair<double, double>>& bands, double threshold, int threads) {
+                            const std::vector<std::pair<double, double>>& bands, double threshold, int threads,
+                            bool simd) {
     if (x.ndim() != 2) throw py::value_error("x must be 2-D (windows × samples)");
-    const FeatureRequest request = request_of(codes, fs, bands, threshold);
+    const FeatureRequest request = request_of(codes, fs, bands, threshold, simd);
     validate(request);
     const auto windows = static_cast<py::ssize_t>(x.shape(0));
     py::array_t<double> out({static_cast<py::ssize_t>(column_count(request)), windows});
@@ -84,7 +86,7 @@ void register_features(py::module_& m) {
     for (int c = 0; c < kFeatureKinds; ++c) names.append(feature_name(static_cast<Feature>(c)));
     m.attr("FEATURE_KINDS") = py::tuple(names);
     m.def("extract_features", &extract, py::arg("x"), py::arg("codes"), py::arg("fs"), py::arg("bands"),
-          py::arg("threshold"), py::arg("threads"),
+          py::arg("threshold"), py::arg("threads"), py::arg("simd") = true,
           "Features of each row of x, one output row per requested column (see agent.features.extract).");
 }
 

@@ -320,11 +320,13 @@ def thresholds(x: np.ndarray) -> st.SearchStrategy[float]:
 
 @pytest.mark.slow
 @settings(max_examples=300)
-@given(cases())
-def test_extract_agrees_with_reference(case: Case) -> None:
-    got = features.extract(case.x, case.names, fs=case.fs, bands=case.bands, threshold=case.threshold)
+@given(cases(), st.booleans())
+def test_extract_agrees_with_reference(case: Case, simd: bool) -> None:
+    """Both kernel widths: the four-lane AVX2 ones this CPU may pick, and the
+    portable two-lane ones every other machine runs (``simd=False``)."""
+    got = features.extract(case.x, case.names, fs=case.fs, bands=case.bands, threshold=case.threshold, simd=simd)
     want = reference(case.x, case.names, case.fs, case.bands, case.threshold)
-    note_event(f"dtype {case.x.dtype}")
+    note_event(f"dtype {case.x.dtype}, simd {simd}")
     assert_agrees(case.x, got, want, case.fs, case.bands)
 
 

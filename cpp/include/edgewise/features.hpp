@@ -57,6 +57,9 @@ struct FeatureRequest {
     double fs = 1.0;
     std::vector<Band> bands;
     double threshold = 0.0;
+    // Use the four-lane AVX2 kernels when the CPU has them; false forces the
+    // portable two-lane ones (the results differ in the last bits).
+    bool simd = true;
 };
 
 // A matrix of windows read in place: element (w, i) is at
