@@ -12,7 +12,9 @@
 #include "edgewise/fft.hpp"
 #include "lanes.hpp"
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>  // SSE2 always; AVX2 only inside functions marked target("avx2")
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -201,7 +203,29 @@ __attribute__((always_inline)) inline void neighbour_sums(const double* x, std::
 }
 
 // Bit j set when x[j] > mean, for up to 64 samples.
-std::uint64_t above_bits(const double* x, std::size_t m, double mean) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Four comparisons per movmskpd; ends with vzeroupper like the other AVX2 kernels.
+__attribute__((target("avx2"))) std::uint64_t above_bits_avx2(const double* x, std::size_t m, double mean) {
+    std::uint64_t w = 0;
+    std::size_t j = 0;
+    const __m256d mu = _mm256_set1_pd(mean);
+    for (; j + 8 <= m; j += 8) {
+        const auto lo = static_cast<std::uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + j), mu, _CMP_GT_OQ)));
+        const auto hi =
+            static_cast<std::uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + j + 4), mu, _CMP_GT_OQ)));
+        w |= (lo | hi << 4) << j;
+    }
+    _mm256_zeroupper();
+    for (; j < m; ++j) w |= static_cast<std::uint64_t>(x[j] > mean) << j;
+    return w;
+}
+#endif
+
+std::uint64_t above_bits(const double* x, std::size_t m, double mean, bool avx2) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (avx2) return above_bits_avx2(x, m, mean);
+#endif
+    (void)avx2;
     std::uint64_t w = 0;
     std::size_t j = 0;
 #if defined(__SSE2__)
@@ -221,11 +245,11 @@ std::uint64_t above_bits(const double* x, std::size_t m, double mean) {
 // comparisons become the bits of a word (no branch: on noisy data the
 // comparison is a coin toss and mispredicting it cost more than the moments),
 // then bit tricks measure the runs in each word and join them across words.
-std::size_t longest_run_above(const double* x, std::size_t len, double mean) {
+std::size_t longest_run_above(const double* x, std::size_t len, double mean, bool avx2) {
     std::size_t longest = 0, carry = 0;  // carry: the run that ends at the previous word's last sample
     for (std::size_t base = 0; base < len; base += 64) {
         const std::size_t m = std::min<std::size_t>(64, len - base);
-        const std::uint64_t w = above_bits(x + base, m, mean);
+        const std::uint64_t w = above_bits(x + base, m, mean, avx2);
         if (m == 64 && w == ~std::uint64_t{0}) {
             carry += 64;
             longest = std::max(longest, carry);
@@ -342,7 +366,7 @@ Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, doub
         p = second_pass_all_finite<lanes::V2>(x, len, mean, mean_index, threshold);
     }
     (void)avx2;
-    p.longest_run = longest_run_above(x, len, mean);
+    p.longest_run = longest_run_above(x, len, mean, avx2);
     return p;
 }
 
