@@ -163,44 +163,12 @@ Pass1 first_pass(const double* x, std::size_t len, bool avx2) {
 }
 
 struct Pass2 {
-    double sd = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0, sumsq = 0.0;  // Σd, Σd², Σd³, Σd⁴ with d = x - mean
+    double sd = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0;  // Σd, Σd², Σd³, Σd⁴ with d = x - mean
     double sxt = 0.0, stt = 0.0;  // Σ(x-x̄)(t-t̄), Σ(t-t̄)² in sample units
     double abs_change = 0.0, lag1 = 0.0;
     std::size_t pairs = 0, crossings = 0, above_threshold = 0, longest_run = 0;
 };
 
-// Mean absolute change, lag-1 products and mean crossings over the n-1
-// neighbouring pairs, four pairs at a time.
-template <typename V>
-__attribute__((always_inline)) inline void neighbour_sums(const double* x, std::size_t len, double mean, Pass2& p) {
-    using namespace lanes;
-    constexpr std::size_t w = Traits<V>::kWidth;
-    const V mu = splat<V>(mean);
-    V change = splat<V>(0.0), lag = change, change2 = change, lag2 = change;
-    MaskOf<V> crossed{};
-    const std::size_t pairs = len - 1;
-    std::size_t i = 0;
-    for (; i + 2 * w <= pairs; i += 2 * w) {
-        const V a = load<V>(x + i), b = load<V>(x + i + 1), a2 = load<V>(x + i + w), b2 = load<V>(x + i + w + 1);
-        change += abs<V>(b - a);
-        change2 += abs<V>(b2 - a2);
-        lag += (a - mu) * (b - mu);
-        lag2 += (a2 - mu) * (b2 - mu);
-        crossed += ((a > mu) ^ (b > mu)) + ((a2 > mu) ^ (b2 > mu));  // -1 per crossing
-    }
-    double c = sum<V>(change + change2), l = sum<V>(lag + lag2);
-    std::int64_t crossings = count(crossed);
-    for (; i < pairs; ++i) {
-        const double a = x[i], b = x[i + 1];
-        c += std::abs(b - a);
-        l += (a - mean) * (b - mean);
-        crossings += (a > mean) != (b > mean);
-    }
-    p.abs_change = c;
-    p.lag1 = l;
-    p.crossings = static_cast<std::size_t>(crossings);
-    p.pairs = pairs;
-}
 
 // Bit j set when x[j] > mean, for up to 64 samples.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -274,46 +242,58 @@ __attribute__((always_inline)) inline Pass2 second_pass_all_finite(const double*
     using namespace lanes;
     constexpr std::size_t w = Traits<V>::kWidth;
     Pass2 p;
-    const V mu = splat<V>(mean), thr = splat<V>(threshold);
-    V sd = splat<V>(0.0), m2 = sd, m3 = sd, m4 = sd, sq = sd, sxt = sd;
+    const V mu = splat<V>(mean), thr = splat<V>(threshold), zero = splat<V>(0.0);
+    V sd = zero, m2 = zero, m3 = zero, m4 = zero, sxt = zero, change = zero, lag = zero;
     V t = iota<V>(0.0) - splat<V>(mean_index);
     const V step = splat<V>(static_cast<double>(w));
-    MaskOf<V> over{};
+    MaskOf<V> over{}, crossed{};
     std::size_t i = 0;
-    for (; i + w <= len; i += w) {
-        const V v = load<V>(x + i);
+    // Each sample with its right-hand neighbour: the moments and the pairs in
+    // one sweep over the (cached) window.
+    for (; i + w < len; i += w) {
+        const V v = load<V>(x + i), next = load<V>(x + i + 1);
         const V d = v - mu, d2 = d * d;
         sd += d;
         m2 += d2;
         m3 += d2 * d;
         m4 += d2 * d2;
-        sq += v * v;
         sxt += d * t;
         t += step;
         over += v > thr;  // -1 per sample above
+        change += abs<V>(next - v);
+        lag += d * (next - mu);
+        crossed += (v > mu) ^ (next > mu);  // -1 per crossing
     }
-    std::int64_t above = count(over);
-    double tail[6] = {0, 0, 0, 0, 0, 0};
-    for (; i < len; ++i) {
+    double abs_change = sum<V>(change), lag1 = sum<V>(lag);
+    std::int64_t above = count(over), crossings = count(crossed);
+    for (std::size_t k = i; k + 1 < len; ++k) {  // the last pairs
+        const double a = x[k], b2 = x[k + 1];
+        abs_change += std::abs(b2 - a);
+        lag1 += (a - mean) * (b2 - mean);
+        crossings += (a > mean) != (b2 > mean);
+    }
+    double tail[5] = {0, 0, 0, 0, 0};
+    for (; i < len; ++i) {  // the last samples
         const double v = x[i], d = v - mean, d2 = d * d;
         tail[0] += d;
         tail[1] += d2;
         tail[2] += d2 * d;
         tail[3] += d2 * d2;
-        tail[4] += v * v;
-        tail[5] += d * (static_cast<double>(i) - mean_index);
+        tail[4] += d * (static_cast<double>(i) - mean_index);
         above += v > threshold;
     }
     p.sd = sum<V>(sd) + tail[0];
     p.m2 = sum<V>(m2) + tail[1];
     p.m3 = sum<V>(m3) + tail[2];
     p.m4 = sum<V>(m4) + tail[3];
-    p.sumsq = sum<V>(sq) + tail[4];
-    p.sxt = sum<V>(sxt) + tail[5];
+    p.sxt = sum<V>(sxt) + tail[4];
     const double n = static_cast<double>(len);
     p.stt = n * (n * n - 1.0) / 12.0;  // Σ(i - ī)² for i = 0 .. n-1
     p.above_threshold = static_cast<std::size_t>(above);
-    neighbour_sums<V>(x, len, mean, p);
+    p.abs_change = abs_change;
+    p.lag1 = lag1;
+    p.crossings = static_cast<std::size_t>(crossings);
+    p.pairs = len - 1;
     return p;
 }
 
@@ -389,7 +369,6 @@ Pass2 second_pass(const double* x, std::size_t len, double mean, double mean_ind
         p.m2 += d2;
         p.m3 += d2 * d;
         p.m4 += d2 * d2;
-        p.sumsq += v * v;
         const double dt = static_cast<double>(i) - mean_index;
         p.sxt += d * dt;
         p.stt += dt * dt;
@@ -616,12 +595,14 @@ void compute_window(const Plan& plan, const double* x, Scratch& s, Values& r) {
     const double m4 = e4 - 4.0 * c * e3 + 6.0 * c * c * e2 - 3.0 * c * c * c * c;
     auto set = [&r](Feature f, double value) { r.v[static_cast<int>(f)] = value; };
     set(Feature::kCount, n);
-    set(Feature::kMean, mean + c);
+    const double true_mean = mean + c;
+    set(Feature::kMean, true_mean);
     set(Feature::kStd, std::sqrt(m2));
     set(Feature::kMin, p1.min);
     set(Feature::kMax, p1.max);
     set(Feature::kRange, p1.max - p1.min);
-    set(Feature::kRms, std::sqrt(p2.sumsq / n));
+    // Σx²/n = x̄² + m₂: no Σx² of its own, and no cancellation between big squares.
+    set(Feature::kRms, std::sqrt(true_mean * true_mean + m2));
     set(Feature::kSkewness, constant ? kNaN : m3 / (m2 * std::sqrt(m2)));
     set(Feature::kKurtosis, constant ? kNaN : m4 / (m2 * m2) - 3.0);
     set(Feature::kMeanAbsChange, p2.pairs ? p2.abs_change / static_cast<double>(p2.pairs) : kNaN);
