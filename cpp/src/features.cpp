@@ -209,6 +209,24 @@ std::uint64_t above_bits(const double* x, std::size_t m, double mean, bool avx2)
     return w;
 }
 
+// The longest run of set bits in w.  Noisy data has many short runs: shifting
+// the word onto itself until it is empty takes as many steps as the longest
+// run.  A trend has a few long ones: stepping from run to run is then shorter.
+std::size_t longest_ones(std::uint64_t w) {
+    std::size_t longest = 0;
+    if (__builtin_popcountll(w & ~(w << 1)) <= 4) {  // at most four runs
+        while (w != 0) {
+            w >>= __builtin_ctzll(w);
+            const std::size_t run = ~w == 0 ? 64 : static_cast<std::size_t>(__builtin_ctzll(~w));
+            longest = std::max(longest, run);
+            w = run == 64 ? 0 : w >> run;
+        }
+        return longest;
+    }
+    for (; w != 0; w &= w >> 1) ++longest;
+    return longest;
+}
+
 // Longest run of samples above the mean, 64 samples at a time: the
 // comparisons become the bits of a word (no branch: on noisy data the
 // comparison is a coin toss and mispredicting it cost more than the moments),
@@ -225,9 +243,7 @@ std::size_t longest_run_above(const double* x, std::size_t len, double mean, boo
         }
         const auto head = static_cast<std::size_t>(__builtin_ctzll(~w));  // ones from the word's first sample
         longest = std::max(longest, carry + std::min(head, m));
-        std::size_t inner = 0;  // the longest run of ones inside the word
-        for (std::uint64_t v = w; v != 0; v &= v >> 1) ++inner;
-        longest = std::max(longest, inner);
+        longest = std::max(longest, longest_ones(w));
         const std::uint64_t top = w << (64 - m);  // the word's last sample at bit 63
         carry = (top >> 63) ? static_cast<std::size_t>(__builtin_clzll(~top)) : 0;
     }
