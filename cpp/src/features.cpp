@@ -209,22 +209,30 @@ std::uint64_t above_bits(const double* x, std::size_t m, double mean, bool avx2)
     return w;
 }
 
-// The longest run of set bits in w.  Noisy data has many short runs: shifting
-// the word onto itself until it is empty takes as many steps as the longest
-// run.  A trend has a few long ones: stepping from run to run is then shorter.
+// The longest run of set bits in w, in at most a dozen steps whatever the
+// data: xs[k] marks where a run of at least 2^k bits starts (doubling), then
+// the length is refined bit by bit from the largest power found.
 std::size_t longest_ones(std::uint64_t w) {
-    std::size_t longest = 0;
-    if (__builtin_popcountll(w & ~(w << 1)) <= 4) {  // at most four runs
-        while (w != 0) {
-            w >>= __builtin_ctzll(w);
-            const std::size_t run = ~w == 0 ? 64 : static_cast<std::size_t>(__builtin_ctzll(~w));
-            longest = std::max(longest, run);
-            w = run == 64 ? 0 : w >> run;
-        }
-        return longest;
+    if (w == 0) return 0;
+    std::uint64_t xs[7];
+    xs[0] = w;
+    int k = 0;
+    while (k < 6) {
+        const std::uint64_t longer = xs[k] & (xs[k] >> (1u << k));
+        if (longer == 0) break;
+        xs[++k] = longer;
     }
-    for (; w != 0; w &= w >> 1) ++longest;
-    return longest;
+    if (k == 6) return 64;
+    std::uint64_t at = xs[k];
+    std::size_t length = std::size_t{1} << k;
+    for (int j = k - 1; j >= 0; --j) {
+        const std::uint64_t longer = at & (xs[j] >> length);
+        if (longer != 0) {
+            at = longer;
+            length += std::size_t{1} << j;
+        }
+    }
+    return length;
 }
 
 // Longest run of samples above the mean, 64 samples at a time: the
