@@ -42,6 +42,7 @@ struct Plan {
     std::size_t columns = 0;
     bool quantiles = false;
     bool spectrum = false;
+    bool runs = false;  // the longest run above the mean is asked for
     bool avx2 = false;  // run the four-lane kernels
     std::vector<std::pair<std::size_t, std::size_t>> band_bins;  // [first, last) bin per band
 };
@@ -55,6 +56,7 @@ Plan make_plan(const FeatureRequest& request, std::size_t length) {
     for (Feature f : request.features) {
         plan.quantiles = plan.quantiles || is_quantile(f);
         plan.spectrum = plan.spectrum || f == Feature::kBandEnergy;
+        plan.runs = plan.runs || f == Feature::kLongestRunAboveMean;
     }
     const std::size_t bins = length / 2 + 1;
     const double len = static_cast<double>(length);
@@ -359,7 +361,7 @@ bool all_finite_pass(const double* x, std::size_t len, Pass1& p, bool avx2) {
 }
 
 Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, double mean_index, double threshold,
-                             bool avx2) {
+                             bool avx2, bool runs) {
     Pass2 p;
 #ifdef EDGEWISE_HAVE_AVX2_KERNELS
     if (avx2) {
@@ -370,7 +372,7 @@ Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, doub
         p = second_pass_all_finite<lanes::V2>(x, len, mean, mean_index, threshold);
     }
     (void)avx2;
-    p.longest_run = longest_run_above(x, len, mean, avx2);
+    if (runs) p.longest_run = longest_run_above(x, len, mean, avx2);  // its own pass: only when asked
     return p;
 }
 
@@ -607,7 +609,7 @@ void compute_window(const Plan& plan, const double* x, Scratch& s, Values& r) {
     const bool constant = p1.min == p1.max;
     const double mean = constant ? p1.min : p1.sum / n;
     const Pass2 p2 = p1.n == len && !constant
-                         ? second_pass_all_finite(x, len, mean, p1.sum_index / n, req.threshold, plan.avx2)
+                         ? second_pass_all_finite(x, len, mean, p1.sum_index / n, req.threshold, plan.avx2, plan.runs)
                          : second_pass(x, len, mean, p1.sum_index / n, constant, req.threshold);
     // Σd is zero but for the rounding of the mean; correcting the moments by
     // c = Σd/n (the corrected two-pass algorithm) removes that rounding, which
