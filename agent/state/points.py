@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from agent.features import StreamingFeatures
 from agent.ingest.reading import Reading
@@ -29,6 +30,12 @@ class PointSummary:
     last_time: float
 
 
+class _Point(NamedTuple):
+    stats: RollingStats
+    features: StreamingFeatures
+    unit: str
+
+
 class PointTable:
     """Per-point ring buffers; points appear the first time a reading names them.
 
@@ -39,43 +46,40 @@ class PointTable:
 
     def __init__(self, window: int) -> None:
         self._window = window
-        self._stats: dict[str, RollingStats] = {}
-        self._features: dict[str, StreamingFeatures] = {}
-        self._units: dict[str, str] = {}
+        self._points: dict[str, _Point] = {}
 
     def update(self, readings: Iterable[Reading]) -> None:
-        table = self._stats
+        table = self._points
         for r in readings:
-            point = f"{r.device}/{r.channel}"  # r.point, without a property call per reading
-            stats = table.get(point)
-            if stats is None:
-                stats = table[point] = RollingStats(self._window)
-                self._features[point] = StreamingFeatures(self._window)
-                self._units[point] = r.unit
-            stats.push(r.ts, r.value)
-            self._features[point].push(r.value)
+            key = f"{r.device}/{r.channel}"  # r.point, without a property call per reading
+            point = table.get(key)
+            if point is None:
+                point = table[key] = _Point(RollingStats(self._window), StreamingFeatures(self._window), r.unit)
+            point.stats.push(r.ts, r.value)
+            point.features.push(r.value)
 
     def __len__(self) -> int:
-        return len(self._stats)
+        return len(self._points)
 
     def __contains__(self, point: str) -> bool:
-        return point in self._stats
+        return point in self._points
 
     def points(self) -> list[str]:
-        return sorted(self._stats)
+        return sorted(self._points)
 
     def summary(self, point: str) -> PointSummary:
-        s = self._stats[point]
-        return PointSummary(
-            point, self._units[point], s.count, s.mean, s.std, s.min, s.max, s.last, s.last_time
-        )
+        p = self._points[point]
+        s = p.stats
+        return PointSummary(point, p.unit, s.count, s.mean, s.std, s.min, s.max, s.last, s.last_time)
 
     def features(self, point: str) -> dict[str, float]:
         """The streaming features (agent.features.STREAMING_FEATURES) of the point's last
         ``window`` readings.  Positions are reading numbers, not seconds: ``slope``
         is per reading, ``time_above_threshold`` counts readings above 0."""
-        return self._features[point].values()
+        return self._points[point].features.values()
 
     def stale(self, now: float, max_age: float) -> list[str]:
         """Points whose last reading is older than ``max_age`` seconds at ``now``."""
-        return sorted(p for p, s in self._stats.items() if s.count == 0 or now - s.last_time > max_age)
+        return sorted(
+            key for key, p in self._points.items() if p.stats.count == 0 or now - p.stats.last_time > max_age
+        )

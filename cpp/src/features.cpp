@@ -12,7 +12,10 @@
 #include "edgewise/fft.hpp"
 #include "lanes.hpp"
 
+// Four-lane kernels for CPUs with AVX2, compiled with target("avx2") and
+// picked at run time; GCC and Clang on x86-64 can build them.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EDGEWISE_HAVE_AVX2_KERNELS 1
 #include <immintrin.h>  // SSE2 always; AVX2 only inside functions marked target("avx2")
 #elif defined(__SSE2__)
 #include <emmintrin.h>
@@ -33,13 +36,12 @@ bool is_quantile(Feature f) {
            f == Feature::kP90 || f == Feature::kIqr;
 }
 
-// What one window's features are computed from, decided once per call.
 bool cpu_has_avx2();
 
+// What one window's features are computed from, decided once per call.
 struct Plan {
     const FeatureRequest* request = nullptr;
     std::size_t length = 0;
-    std::size_t columns = 0;
     bool quantiles = false;
     bool spectrum = false;
     bool runs = false;  // the longest run above the mean is asked for
@@ -51,7 +53,6 @@ Plan make_plan(const FeatureRequest& request, std::size_t length) {
     Plan plan;
     plan.request = &request;
     plan.length = length;
-    plan.columns = column_count(request);
     plan.avx2 = request.simd && cpu_has_avx2();
     for (Feature f : request.features) {
         plan.quantiles = plan.quantiles || is_quantile(f);
@@ -78,11 +79,15 @@ Plan make_plan(const FeatureRequest& request, std::size_t length) {
 
 // Per-thread buffers, reused for every window the thread handles.
 struct Scratch {
-    explicit Scratch(const Plan& plan) : samples(plan.length), finite(plan.length), buckets(plan.length) {
+    explicit Scratch(const Plan& plan) : samples(plan.length) {
+        if (plan.quantiles) {
+            finite.resize(plan.length);
+            buckets.resize(plan.length);
+        }
         if (plan.spectrum) {
-            centered.resize(plan.length);
-            power.resize(plan.length / 2 + 1);
             spectrum = std::make_unique<RealPowerSpectrum>(plan.length);
+            centered.resize(plan.length);
+            power.resize(spectrum->bins());
         }
     }
     std::vector<double> samples;   // the window as doubles, when it is not already
@@ -138,9 +143,10 @@ __attribute__((always_inline)) inline bool all_finite_pass(const double* x, std:
     return true;
 }
 
-// The same for a window with gaps: only finite samples count.
 bool all_finite_pass(const double* x, std::size_t len, Pass1& p, bool avx2);
 
+// Count, sum, min, max of the finite samples: the fast pass when there is no
+// gap, else one that tests every sample.
 Pass1 first_pass(const double* x, std::size_t len, bool avx2) {
     Pass1 p;
     if (all_finite_pass(x, len, p, avx2)) return p;
@@ -171,9 +177,7 @@ struct Pass2 {
     std::size_t pairs = 0, crossings = 0, above_threshold = 0, longest_run = 0;
 };
 
-
-// Bit j set when x[j] > mean, for up to 64 samples.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef EDGEWISE_HAVE_AVX2_KERNELS
 // Four comparisons per movmskpd; ends with vzeroupper like the other AVX2 kernels.
 __attribute__((target("avx2"))) std::uint64_t above_bits_avx2(const double* x, std::size_t m, double mean) {
     std::uint64_t w = 0;
@@ -191,8 +195,9 @@ __attribute__((target("avx2"))) std::uint64_t above_bits_avx2(const double* x, s
 }
 #endif
 
+// Bit j set when x[j] > mean, for up to 64 samples.
 std::uint64_t above_bits(const double* x, std::size_t m, double mean, bool avx2) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef EDGEWISE_HAVE_AVX2_KERNELS
     if (avx2) return above_bits_avx2(x, m, mean);
 #endif
     (void)avx2;
@@ -326,8 +331,7 @@ __attribute__((always_inline)) inline Pass2 second_pass_all_finite(const double*
 // The kernels for the vector width the CPU can do: four lanes in functions
 // compiled for AVX2 where it is present (chosen at run time, so one wheel runs
 // on any x86-64), two lanes (SSE2, NEON) everywhere else.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EDGEWISE_HAVE_AVX2_KERNELS 1
+#ifdef EDGEWISE_HAVE_AVX2_KERNELS
 // Each ends with vzeroupper: SSE code run after 256-bit instructions that left
 // the upper halves dirty pays a penalty on every instruction (measured: the
 // FFT that follows ran at two thirds of its speed).
@@ -362,21 +366,18 @@ bool all_finite_pass(const double* x, std::size_t len, Pass1& p, bool avx2) {
 
 Pass2 second_pass_all_finite(const double* x, std::size_t len, double mean, double mean_index, double threshold,
                              bool avx2, bool runs) {
-    Pass2 p;
 #ifdef EDGEWISE_HAVE_AVX2_KERNELS
-    if (avx2) {
-        p = second_pass_all_finite_avx2(x, len, mean, mean_index, threshold);
-    } else
+    Pass2 p = avx2 ? second_pass_all_finite_avx2(x, len, mean, mean_index, threshold)
+                   : second_pass_all_finite<lanes::V2>(x, len, mean, mean_index, threshold);
+#else
+    Pass2 p = second_pass_all_finite<lanes::V2>(x, len, mean, mean_index, threshold);
 #endif
-    {
-        p = second_pass_all_finite<lanes::V2>(x, len, mean, mean_index, threshold);
-    }
-    (void)avx2;
     if (runs) p.longest_run = longest_run_above(x, len, mean, avx2);  // its own pass: only when asked
     return p;
 }
 
-
+// The second pass for a window with gaps or a constant one: every sample is
+// tested, and a gap breaks pairs and runs.
 Pass2 second_pass(const double* x, std::size_t len, double mean, double mean_index, bool constant, double threshold) {
     Pass2 p;
     bool prev_finite = false, prev_above = false;

@@ -7,17 +7,14 @@ baseline, and the agent stored every reading exactly once.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
 from firmware_sim.zigbee_devices import count_readings
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest.py"
 KEYS = {
     "messages", "baseline_msgs_per_s", "agent_msgs_per_s", "ratio", "agent_readings_per_s",
     "goal_ratio_met", "goal_rate_met", "readings", "agent_readings_stored", "baseline_messages_received",
@@ -25,19 +22,9 @@ KEYS = {
 }
 
 
-def load_benchmark() -> ModuleType:
-    """Import benchmarks/ingest.py by path: benchmarks/ is a directory, not an installed package."""
-    spec = importlib.util.spec_from_file_location("edgewise_benchmark_ingest", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return load_benchmark()
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("ingest")
 
 
 @pytest.mark.slow

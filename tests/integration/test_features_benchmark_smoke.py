@@ -7,16 +7,13 @@ numbers, so the timings compare like with like.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "features.py"
 KEYS = {
     "edgewise_windows_per_s", "edgewise_threads_windows_per_s", "numpy_windows_per_s", "ratio_vs_numpy",
     "moment_ratio_vs_numpy", "max_rel_err", "effective_gb_per_s", "memory_read_gb_per_s", "windows", "length",
@@ -25,19 +22,9 @@ KEYS = {
 }
 
 
-def load_benchmark() -> ModuleType:
-    """Import benchmarks/features.py by path: benchmarks/ is a directory, not an installed package."""
-    spec = importlib.util.spec_from_file_location("edgewise_benchmark_features", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return load_benchmark()
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("features")
 
 
 def test_tiny_run_reports_every_key_and_agrees_with_numpy(

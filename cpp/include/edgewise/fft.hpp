@@ -16,7 +16,6 @@ namespace edgewise {
 struct SplitComplex {
     std::vector<double> re, im;
     explicit SplitComplex(std::size_t n = 0) : re(n), im(n) {}
-    std::size_t size() const { return re.size(); }
 };
 
 // An in-place radix-2 complex FFT of one power-of-two size.
