@@ -25,7 +25,7 @@ from pathlib import Path
 import aiomqtt
 
 from agent.clock import SimClock
-from agent.config import Config, load_config
+from agent.config import ActuationConfig, Config, load_config
 from agent.service import Agent
 from agent.state.points import PointTable
 from agent.systemd import configure_logging
@@ -99,11 +99,14 @@ class DemoSite:
         faults: LinkFaults = LinkFaults(),
         upstream: tuple[str, int] | None = None,
         outbox_max_rows: int | None = None,
+        actuation: ActuationConfig | None = None,
     ) -> None:
+        """``actuation`` replaces the example's section (tests shorten its timeouts)."""
         self.options = options
         self.faults = faults
         self._upstream_address = upstream
         self._outbox_max_rows = outbox_max_rows
+        self._actuation = actuation
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> DemoSite:
@@ -133,6 +136,8 @@ class DemoSite:
             load_config(example_config_path()), os.ttyname(slave), (self.host, self.port),
             (up_host, up_port), self.db_path, self.building, self._outbox_max_rows,
         )
+        if self._actuation is not None:
+            self.config = self.config.model_copy(update={"actuation": self._actuation})
         self.clock = SimClock(self.settings.start)
         self.sim = Simulation(self.settings, self.clock, self.building)
         self.counter = UpstreamCounter(up_host, up_port, self.config)
@@ -222,9 +227,15 @@ def demo_config(
     """The example config with only the site-specific parts replaced."""
     rooms = getattr(building, "rooms")
     devices = {}
+    zones = {}
     for room in rooms:
-        for name in (f"node-{room.node_id:04d}", room.thermostat_name, room.plug_name):
+        node = f"node-{room.node_id:04d}"
+        for name in (node, room.thermostat_name, room.plug_name):
             devices[name] = {"room": room.room_id, "name": None}
+        # One guardrails zone per room: its node's temperature must stay fresh,
+        # and these are the devices the agent may command.
+        actuators = {room.thermostat_name: "heating_thermostat", room.plug_name: "hvac_switch", node: "sensor_node"}
+        zones[room.room_id] = {"sensors": [f"{node}/temperature"], "actuators": actuators}
     serial = [base.serial[0].model_copy(update={"port": serial_port, "name": "demo-dongle"})]
     host, port = devices_broker
     mqtt = base.mqtt.model_copy(update={"host": host, "port": port}) if base.mqtt else None
@@ -241,6 +252,7 @@ def demo_config(
         upstream=upstream.model_dump() if upstream else None,
         store={**data["store"], "flush_interval_s": 0.005},
         devices=devices,
+        guardrails={**data["guardrails"], "zones": zones},
     )
     return Config.model_validate(data)
 

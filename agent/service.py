@@ -7,6 +7,12 @@ request (SIGTERM in ``edgewise run``) stops the sources first, then lets the
 store writer commit what was already ingested, then lets the upstream publisher
 say ``offline``; the store thread is stopped, then the store closed — so the
 store is consistent and nothing acknowledged is lost.
+
+Apps act through one door, :meth:`Agent.request`: the agent's
+:class:`~agent.guardrails.Guardrails` decide, its
+:class:`~agent.actuation.Actuator` sends and audits.  Apps never hold a
+transport.  Commands in flight when a stop comes end their waits and get their
+audit rows before the store closes.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from agent.actuation import Actuator, OverrideResult, ZigbeeCommander
 from agent.clock import Clock
 from agent.config import Config
+from agent.guardrails import ActionRequest, Guardrails, Origin, Override, Transport, ZoneAlert
 from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
 from agent.ingest.item import IngestItem
@@ -24,12 +32,13 @@ from agent.ingest.serial_listener import SerialListener
 from agent.ingest.zigbee_listener import ZigbeeListener
 from agent.state.points import PointTable
 from agent.state.staleness import StalenessMonitor
-from agent.store import Store, StoreThread
+from agent.store import AuditRecord, Store, StoreThread
 from agent.store.writer import StoreWriter
 from agent.systemd import Notifier, watchdog_loop
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client
 from agent.upstream.publisher import UpstreamPublisher
+from agent.upstream.topics import audit_topic
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,22 @@ class Agent:
             gateway_id=config.gateway.id,
             on_committed=self.publisher.notify if self.publisher else None,
         )
+        self.serial_listeners = [
+            SerialListener(port, clock, self.counters, self.deduper, self.submit, self.status) for port in config.serial
+        ]
+        self.guardrails = self._make_guardrails()
+        self.zigbee_commander = self._make_commander()
+        self.actuator = Actuator(
+            self.store,
+            clock,
+            config.actuation,
+            thread=self.store_thread,
+            serial=self.serial_listeners,
+            zigbee=self.zigbee_commander,
+            upstream_topic=audit_topic(upstream.topic_prefix, config.gateway.id) if upstream else None,
+            on_queued=self.publisher.notify if self.publisher else None,
+            on_outcome=self.guardrails.record_outcome,
+        )
         self.running = asyncio.Event()
         self._sources_stop = asyncio.Event()
 
@@ -86,10 +111,13 @@ class Agent:
             async with asyncio.TaskGroup() as tg:
                 sources = self._start_sources(tg)
                 zigbee = tg.create_task(self._zigbee(), name="zigbee") if self.config.mqtt else None
+                commander = self.zigbee_commander
+                actuation = tg.create_task(commander.run(), name="actuation-mqtt") if commander else None
                 writer = tg.create_task(self.writer.run(), name="store-writer")
                 publisher = tg.create_task(self.publisher.run(), name="upstream") if self.publisher else None
                 monitors = [
                     tg.create_task(self._staleness_loop(), name="staleness"),
+                    tg.create_task(self._failsafe_loop(), name="failsafe"),
                     tg.create_task(watchdog_loop(self.notifier, stop, self._healthy), name="watchdog"),
                 ]
                 self.running.set()
@@ -99,6 +127,10 @@ class Agent:
                 log.info("stopping: closing sources, committing what was ingested")
                 for task in sources + monitors:
                     task.cancel()
+                await self.actuator.close()
+                if commander is not None and actuation is not None:
+                    commander.stop()
+                    await actuation
                 # Not cancelled: the Zigbee listener disconnects, then handles what
                 # its client had already acknowledged to the broker.
                 self._sources_stop.set()
@@ -126,20 +158,128 @@ class Agent:
             outbox_dropped=self.writer.outbox_dropped,
             points=len(self.points),
             stale_points=self.staleness.stale_points,
+            commands_requested=self.actuator.stats.requested,
+            commands_blocked=self.actuator.stats.blocked,
+            commands_sent=self.actuator.stats.sent,
+            commands_succeeded=self.actuator.stats.succeeded,
         )
         return stats
 
+    # -- acting: the one door apps use -----------------------------------------
+
+    async def request(self, req: ActionRequest) -> AuditRecord:
+        """Evaluate an app's request with the guardrails, send what they allow, and
+        return the request's audit record (verdict, value sent, outcome).
+
+        Blocked requests are audited too.  Raises
+        :class:`~agent.actuation.ActuationClosed` once the agent is stopping.
+        """
+        return await self._act(req, Origin.APP)
+
+    async def override(
+        self, zone: str, attribute: str, value: object, *, by: str, hold_s: float | None = None, app: str = "user"
+    ) -> OverrideResult:
+        """An occupant sets ``attribute`` (a setpoint) of ``zone`` and holds it.
+
+        The value goes through the guardrails as the occupant's (occupied limits
+        apply, it may be clamped).  Unless every command was blocked, the hold is
+        stored with the value sent and lasts ``hold_s`` (default
+        ``guardrails.override_hold_s``), across restarts: until then apps cannot
+        change that setpoint or switch the zone's HVAC off.  Raises
+        :class:`~agent.guardrails.UnknownZoneError` or :class:`ValueError` for a
+        zone, attribute or hold that cannot be.
+        """
+        targets = self.guardrails.check_holdable(zone, attribute)
+        self.guardrails.hold_duration(hold_s)  # refuse a bad hold before anything is sent
+        now = self.clock.now()
+        reason = f"override by {by}"
+        pairs = []
+        for target in targets:
+            req = ActionRequest(app, target.device, attribute, value, reason, zone)
+            pairs.append((req, self.guardrails.evaluate(req, now, Origin.USER)))
+        sent = [decision for _, decision in pairs if decision.sent]
+        held = None
+        if sent:
+            held = self.guardrails.hold(zone, attribute, sent[0].value, now, by, hold_s)
+            self.store.log_event(now, "override", zone, {"attribute": attribute, "value": held.value,
+                                                         "expires_ts": held.expires_ts, "by": by})
+        records = await asyncio.gather(*(self.actuator.carry_out(req, decision) for req, decision in pairs))
+        return OverrideResult(held, tuple(records))
+
+    def clear_override(self, zone: str, attribute: str, *, by: str) -> Override | None:
+        """Return ``zone``'s ``attribute`` to automatic (the apps) before the hold expires."""
+        now = self.clock.now()
+        released = self.guardrails.release(zone, attribute, now, by)
+        if released is not None:
+            self.store.log_event(now, "override", zone, {"attribute": attribute, "cleared": True, "by": by})
+        return released
+
+    def overrides(self, zone: str | None = None) -> list[Override]:
+        """Occupants' holds in force now."""
+        return self.guardrails.active_overrides(self.clock.now(), zone)
+
+    async def enforce_failsafe(self) -> list[AuditRecord]:
+        """Alert on zones whose sensors went silent (or came back) and send the
+        safe schedule to the silent ones; runs every ``state.check_interval_s``."""
+        now = self.clock.now()
+        for alert in self.guardrails.update_staleness(now):
+            self._log_alert(alert, now)
+        requests = self.guardrails.failsafe_requests(now)
+        return list(await asyncio.gather(*(self._act(req, Origin.FAIL_SAFE) for req in requests)))
+
+    async def _act(self, req: ActionRequest, origin: Origin) -> AuditRecord:
+        decision = self.guardrails.evaluate(req, self.clock.now(), origin)
+        return await self.actuator.carry_out(req, decision)
+
+    def _log_alert(self, alert: ZoneAlert, now: float) -> None:
+        if alert.stale:
+            log.warning("zone %s: no reading from %s; holding it at the safe schedule", alert.zone,
+                        ", ".join(alert.sensors))
+        else:
+            log.info("zone %s: sensors report again; apps may command it", alert.zone)
+        detail = {"rule": "StaleSensorFailSafe", "stale": alert.stale, "sensors": list(alert.sensors)}
+        self.store.log_event(now, "alert", alert.zone, detail)
+
+    async def _failsafe_loop(self) -> None:
+        interval = self.config.state.check_interval_s
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                await self.enforce_failsafe()
+            except Exception:  # a bug here must not stop the agent; the next round tries again
+                log.exception("fail-safe check failed")
+
+    def _make_guardrails(self) -> Guardrails:
+        """Guardrails primed with the overrides in force and the commands of the last hour,
+        so holds, minimum on/off times and rate limits survive a restart."""
+        g = self.config.guardrails
+        now = self.clock.now()
+        memory = max(3600.0, g.rate_limit.window_s, g.hvac.min_on_s, g.hvac.min_off_s, g.stale_after_s)
+        history = self.store.audit(since=now - memory)
+        return Guardrails(g, sensors=self.points, overrides=self.store, now=now, history=history)
+
+    def _make_commander(self) -> ZigbeeCommander | None:
+        """A connection for Zigbee commands, only if some zone lists a Zigbee device."""
+        mqtt = self.config.mqtt
+        zigbee_targets = [t for t in self.guardrails.registry.targets() if t.transport is Transport.ZIGBEE]
+        if mqtt is None or not zigbee_targets:
+            return None
+        address = BrokerAddress(mqtt.host, mqtt.port, mqtt.username, mqtt.password, mqtt.keepalive_s)
+        identifier = f"{mqtt.client_id or f'edgewise-{self.config.gateway.id}-zigbee'}-actuation"
+        return ZigbeeCommander(address, mqtt.base_topic, identifier, Backoff(1.0, 30.0))
+
     def _start_sources(self, tg: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-        tasks = []
-        for port in self.config.serial:
-            listener = SerialListener(port, self.clock, self.counters, self.deduper, self.submit, self.status)
-            tasks.append(tg.create_task(listener.run(), name=f"serial:{port.name}"))
-        return tasks
+        return [
+            tg.create_task(listener.run(), name=f"serial:{port.name}")
+            for listener, port in zip(self.serial_listeners, self.config.serial)
+        ]
 
     async def _zigbee(self) -> None:
         mqtt = self.config.mqtt
         assert mqtt is not None
-        listener = ZigbeeListener(mqtt.base_topic, self.clock, self.counters, self.submit)
+        commander = self.zigbee_commander
+        on_state = commander.observe if commander is not None else None
+        listener = ZigbeeListener(mqtt.base_topic, self.clock, self.counters, self.submit, on_state)
         address = BrokerAddress(mqtt.host, mqtt.port, mqtt.username, mqtt.password, mqtt.keepalive_s)
         identifier = mqtt.client_id or f"edgewise-{self.config.gateway.id}-zigbee"
         await listener.run(

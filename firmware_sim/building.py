@@ -2,9 +2,15 @@
 
 Each room is a one-resistance, one-capacitance (1R1C) thermal model driven by
 the outdoor temperature, a thermostat-controlled electric heater, people, lights
-and sun through the window, plus mass balances for CO2 and water vapour.  The
-serial sensor nodes sample these rooms and the Zigbee thermostat and plug read
-and command them, so what the agent stores has the shape of a real building's
+and sun through the window, plus mass balances for CO2 and water vapour.
+Ventilation runs on the building's fixed time programme (design outdoor air on
+weekdays 07–19, a trickle otherwise), as a constant-volume air system does,
+unless a command holds it at another fan mode (off, low, high); the outdoor air
+it brings in is heated by the room's heater, so ventilating empty rooms at the
+design rate is where most energy is wasted.
+
+The serial sensor nodes sample these rooms and the Zigbee thermostat, heater
+plug, ventilation unit and light read and command them, so what the agent stores has the shape of a real building's
 data: night setback, morning warm-up, stuffy meetings, lights left on.
 
 Integration uses the exact solution of each linear model over substeps of at
@@ -42,13 +48,21 @@ SETBACK_SETPOINT_C = 16.0
 OCCUPIED_FROM_H = 7.0
 OCCUPIED_UNTIL_H = 19.0
 HYSTERESIS_K = 0.3
+FAN_MODES: dict[str, float] = {"off": 0.0, "low": 0.4, "high": 1.0}
+"""Fraction of the design outdoor airflow (above the trickle) in each held fan mode."""
+COMFORT_BAND_C = (20.0, 24.0)
+"""Operative temperature band occupants accept in winter offices (ASHRAE 55's
+heating-season range, rounded); time outside it while occupied is a violation."""
+
+
+def in_programme(t: float) -> bool:
+    """Whether the building's time programme calls the rooms occupied: weekdays 07–19."""
+    return is_weekday(t) and OCCUPIED_FROM_H <= local_hour(t) < OCCUPIED_UNTIL_H
 
 
 def scheduled_setpoint(t: float) -> float:
     """The thermostat's own programme: 21 °C 07–19 on weekdays, 16 °C otherwise."""
-    if is_weekday(t) and OCCUPIED_FROM_H <= local_hour(t) < OCCUPIED_UNTIL_H:
-        return OCCUPIED_SETPOINT_C
-    return SETBACK_SETPOINT_C
+    return OCCUPIED_SETPOINT_C if in_programme(t) else SETBACK_SETPOINT_C
 
 
 def next_programme_switch(t: float) -> float:
@@ -78,6 +92,8 @@ class Room:
         self.node_id = number
         self.thermostat_name = f"{self.room_id}_thermostat"
         self.plug_name = f"{self.room_id}_hvac_plug"
+        self.ventilation_name = f"{self.room_id}_ventilation"
+        self.light_name = f"{self.room_id}_light"
         self._draw_parameters(number, rng)
         self._rng = random.Random(rng.getrandbits(64))
         self._initial_offset_k = rng.uniform(0.0, 1.0)
@@ -92,9 +108,16 @@ class Room:
         self.hvac_on = False
         self.hvac_energy_kwh = 0.0
         self.lights_on = False
+        self.lighting_energy_kwh = 0.0
+        self.airflow_fraction = 0.0
+        """Share of the design outdoor airflow above the trickle, 0–1."""
+        self.comfort_violation_kh = 0.0
+        """Degree-hours outside :data:`COMFORT_BAND_C` while someone was in the room."""
+        self.occupied_hours = 0.0
         self._vapour = 0.0
         self._pir_count = 0
         self._override: tuple[float, float] | None = None
+        self._ventilation_hold: tuple[str, float] | None = None
 
     def _draw_parameters(self, number: int, rng: random.Random) -> None:
         self.kind = MEETING if number % 4 == 0 else OFFICE
@@ -147,7 +170,7 @@ class Room:
     def advance(self, t0: float, t1: float, out0: Outdoor, out1: Outdoor) -> None:
         """Integrate from ``t0`` to ``t1`` with the inputs at ``t0``, then update at ``t1``."""
         dt = t1 - t0
-        ach = self.ach_occupied if self.occupants else self.ach_unoccupied
+        ach = self.ach_unoccupied + (self.ach_occupied - self.ach_unoccupied) * self.airflow_fraction
         ventilation_m3_s = ach * self.volume_m3 / HOUR_S
         self._integrate_heat(dt, out0, ventilation_m3_s)
         air_decay = math.exp(-ach * dt / HOUR_S)
@@ -157,8 +180,12 @@ class Room:
         self._vapour = vapour_ss + (self._vapour - vapour_ss) * air_decay
         if self.hvac_on:
             self.hvac_energy_kwh += self.hvac_power_kw * dt / HOUR_S
+        if self.lights_on:
+            self.lighting_energy_kwh += self.lights_w / 1000.0 * dt / HOUR_S
         if self.occupants:
             self._pir_count += _poisson(self._rng, self.pir_rate_per_s * math.sqrt(self.occupants) * dt)
+            self.occupied_hours += dt / HOUR_S
+            self.comfort_violation_kh += _outside_band(self.temperature) * dt / HOUR_S
         was_occupied = self.occupants > 0
         self.occupants = self.schedule.occupants(t1)
         self._update_discrete(t1, out1, was_occupied)
@@ -182,11 +209,17 @@ class Room:
             self._override = None
         self.setpoint = self._override[0] if self._override else scheduled_setpoint(t)
         self._run_thermostat()
+        if self._ventilation_hold is not None and t >= self._ventilation_hold[1]:
+            self._ventilation_hold = None
+        self.airflow_fraction = self._airflow(t)
         daylight = out.illuminance * self.daylight_factor
         if self.occupants and not self.lights_on and daylight < LIGHTS_ON_BELOW_LX:
             self.lights_on = True
-        elif not self.occupants and was_occupied and self.lights_on:
-            self.lights_on = self._rng.random() < self.forget_lights_prob
+        elif not self.occupants and was_occupied:
+            # Drawn on every departure, lit or not, so that switching lights from
+            # outside never shifts the random stream people and sensors share.
+            forgot = self._rng.random() < self.forget_lights_prob
+            self.lights_on = self.lights_on and forgot
         self.illuminance = daylight + (self.lights_lux if self.lights_on else 0.0)
         rh = 100.0 * self._vapour / saturation_vapour_density(self.temperature)
         self.humidity = min(100.0, max(0.0, rh))
@@ -208,6 +241,32 @@ class Room:
     def enable_hvac(self, on: bool) -> None:
         self.hvac_enabled = on
         self._run_thermostat()
+
+    def hold_ventilation(self, mode: str, t: float) -> None:
+        """Hold the fan at ``mode`` (a key of :data:`FAN_MODES`) until the next
+        programme switch; "auto" hands it back to the programme at once."""
+        if mode != "auto" and mode not in FAN_MODES:
+            raise ValueError(f"fan mode must be auto or one of {', '.join(FAN_MODES)}, got {mode!r}")
+        self._ventilation_hold = None if mode == "auto" else (mode, next_programme_switch(t))
+        self.airflow_fraction = self._airflow(t)
+
+    @property
+    def ventilation_mode(self) -> str:
+        """Zigbee2MQTT ``fan_mode``: "auto" on the programme, else the held mode."""
+        return "auto" if self._ventilation_hold is None else self._ventilation_hold[0]
+
+    @property
+    def ventilating(self) -> bool:
+        return self.airflow_fraction > 0.0
+
+    def _airflow(self, t: float) -> float:
+        if self._ventilation_hold is not None:
+            return FAN_MODES[self._ventilation_hold[0]]
+        return 1.0 if in_programme(t) else 0.0
+
+    def switch_lights(self, on: bool) -> None:
+        """A wall switch or a smart bulb: people switch lights back on if they need them."""
+        self.lights_on = on
 
 
 class Building:
@@ -267,6 +326,37 @@ class Building:
     def set_hvac_enabled(self, room_id: str, on: bool) -> None:
         """Switch the smart plug in front of the room's heater."""
         self.room(room_id).enable_hvac(bool(on))
+
+    def set_ventilation(self, room_id: str, mode: str) -> None:
+        """Hold the room's fan at ``mode`` ("off", "low", "high"; "auto": the programme)."""
+        self.room(room_id).hold_ventilation(mode, self.time)
+
+    def set_lights(self, room_id: str, on: bool) -> None:
+        self.room(room_id).switch_lights(bool(on))
+
+    def totals(self) -> BuildingTotals:
+        """Energy and comfort summed over the rooms since the start."""
+        return BuildingTotals(
+            hvac_kwh=sum(r.hvac_energy_kwh for r in self.rooms),
+            lighting_kwh=sum(r.lighting_energy_kwh for r in self.rooms),
+            comfort_violation_degree_hours=sum(r.comfort_violation_kh for r in self.rooms),
+            occupied_hours=sum(r.occupied_hours for r in self.rooms),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingTotals:
+    hvac_kwh: float
+    lighting_kwh: float
+    comfort_violation_degree_hours: float
+    """Kelvin-hours outside :data:`COMFORT_BAND_C`, counted only while a room is occupied."""
+    occupied_hours: float
+    """Room-hours with at least one person in."""
+
+
+def _outside_band(temperature: float) -> float:
+    low, high = COMFORT_BAND_C
+    return max(0.0, low - temperature, temperature - high)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

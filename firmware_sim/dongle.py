@@ -57,7 +57,8 @@ class Dongle:
     frame from the gateway), ``acks_dropped`` (ACKs ignored as if lost on air),
     ``given_up`` (reports abandoned after ``max_retries`` retransmissions),
     ``reports_rejected`` (acked with status rejected), ``commands_received``
-    (distinct gateway commands).
+    (distinct gateway commands), ``commands_ignored`` (dropped while
+    ``ignore_commands`` is set).
 
     Gateway commands for an unknown actuator are acked with status rejected and
     not passed to ``on_command``.
@@ -96,6 +97,10 @@ class Dongle:
         self.given_up = 0
         self.reports_rejected = 0
         self.commands_received = 0
+        self.commands_ignored = 0
+        self.ignore_commands = False
+        """Fault injection: drop gateway COMMANDs unapplied and unacked, as a dongle
+        whose radio link to the nodes is down would."""
         self._seq: dict[int, int] = {}
         self._pending: dict[tuple[int, int], _Pending] = {}
         self._commands_seen: dict[int, deque[int]] = {}
@@ -284,6 +289,9 @@ class Dongle:
     def _on_command(self, frame: Frame) -> None:
         command = frame.message
         assert isinstance(command, Command)
+        if self.ignore_commands:
+            self.commands_ignored += 1
+            return
         known = command.actuator in _ACTUATORS
         seen = self._commands_seen.setdefault(frame.node, deque(maxlen=_COMMAND_MEMORY))
         if frame.seq not in seen:

@@ -1,6 +1,9 @@
 """The building's Zigbee devices as Zigbee2MQTT presents them on a real broker.
 
-Each room has a thermostat and a smart plug in front of its electric heater.
+Each room has a thermostat, a smart plug in front of its electric heater, a
+ventilation unit (``fan_mode`` off, low or high holds it until the programme's
+next switch, "auto" follows the building's time programme; ``state`` ON/OFF is
+high/off) and a light.
 Like Zigbee2MQTT, the network publishes retained availability, state messages
 with ``last_seen`` in epoch milliseconds, and answers ``<base>/<name>/set``
 commands by changing the device and publishing its new state straight away.
@@ -22,12 +25,14 @@ import aiomqtt
 
 from agent.transports.mqtt import client_logger
 
-from firmware_sim.building import Building, Room
+from firmware_sim.building import FAN_MODES, Building, Room
 
 log = logging.getLogger(__name__)
 
 THERMOSTAT = "thermostat"
 PLUG = "plug"
+VENTILATION = "ventilation"
+LIGHT = "light"
 SETPOINT_MIN_C = 5.0
 SETPOINT_MAX_C = 30.0
 STANDBY_W = 0.5
@@ -65,7 +70,7 @@ class ZigbeeNetwork:
         self.base_topic = base_topic.rstrip("/")
         self.devices: dict[str, _Device] = {}
         for room in building.rooms:
-            for name, kind in ((room.thermostat_name, THERMOSTAT), (room.plug_name, PLUG)):
+            for name, kind in room_devices(room):
                 device_rng = random.Random(rng.getrandbits(64))
                 self.devices[name] = _Device(name, kind, room, device_rng, device_rng.randint(60, 200))
         self.messages_published = 0
@@ -155,10 +160,15 @@ class ZigbeeNetwork:
         if device is None:
             raise CommandError(f"no device called {name!r}")
         command = _parse_command(payload)
+        room = device.room
         if device.kind == THERMOSTAT:
-            self.building.set_setpoint(device.room.room_id, _setpoint(command))
+            self.building.set_setpoint(room.room_id, _setpoint(command))
+        elif device.kind == PLUG:
+            self.building.set_hvac_enabled(room.room_id, _on_off(command, room.hvac_enabled))
+        elif device.kind == VENTILATION:
+            self.building.set_ventilation(room.room_id, _fan_mode(command))
         else:
-            self.building.set_hvac_enabled(device.room.room_id, _plug_state(command, device.room.hvac_enabled))
+            self.building.set_lights(room.room_id, _on_off(command, room.lights_on))
         return device
 
     # -- payloads -----------------------------------------------------------
@@ -172,6 +182,21 @@ class ZigbeeNetwork:
                 "occupied_heating_setpoint": round(room.setpoint, 1),
                 "running_state": "heat" if room.hvac_on else "idle",
                 "system_mode": "heat",
+                "linkquality": lqi,
+                "last_seen": device.last_seen_ms,
+            }
+        if device.kind == VENTILATION:
+            return {
+                "state": _on_off_text(room.ventilating),
+                "fan_mode": room.ventilation_mode,
+                "linkquality": lqi,
+                "last_seen": device.last_seen_ms,
+            }
+        if device.kind == LIGHT:
+            return {
+                "state": _on_off_text(room.lights_on),
+                "power": round(room.lights_w, 1) if room.lights_on else 0.0,
+                "energy": round(room.lighting_energy_kwh, 3),
                 "linkquality": lqi,
                 "last_seen": device.last_seen_ms,
             }
@@ -212,6 +237,16 @@ class ZigbeeNetwork:
                 await client.__aexit__(None, None, None)
 
 
+def room_devices(room: Room) -> list[tuple[str, str]]:
+    """(friendly name, kind) of every Zigbee device in ``room``."""
+    return [
+        (room.thermostat_name, THERMOSTAT),
+        (room.plug_name, PLUG),
+        (room.ventilation_name, VENTILATION),
+        (room.light_name, LIGHT),
+    ]
+
+
 def count_readings(state: dict[str, Any]) -> int:
     """How many readings the agent stores from one state message."""
     count = 0
@@ -250,7 +285,22 @@ def _setpoint(command: dict[str, Any]) -> float:
     return min(SETPOINT_MAX_C, max(SETPOINT_MIN_C, float(value)))
 
 
-def _plug_state(command: dict[str, Any], current: bool) -> bool:
+def _on_off_text(on: bool) -> str:
+    return "ON" if on else "OFF"
+
+
+def _fan_mode(command: dict[str, Any]) -> str:
+    """Zigbee2MQTT fan commands: ``fan_mode`` (``on`` means high) or ``state`` ON/OFF."""
+    if "fan_mode" in command:
+        mode = command["fan_mode"]
+        mode = "high" if mode == "on" else mode
+        if mode != "auto" and mode not in FAN_MODES:
+            raise CommandError(f"fan_mode must be auto, on, {', '.join(FAN_MODES)}; got {command['fan_mode']!r}")
+        return str(mode)
+    return "high" if _on_off(command, False) else "off"
+
+
+def _on_off(command: dict[str, Any], current: bool) -> bool:
     value = command.get("state")
     text = value.upper() if isinstance(value, str) else None
     if text == "ON":

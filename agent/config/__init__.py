@@ -9,10 +9,12 @@ from __future__ import annotations
 from agent.config.errors import ConfigError, ConfigIssue
 from agent.config.loader import load_config, parse_config
 from agent.config.schema import (
+    ActuationConfig,
     BrokerConfig,
     Config,
     DeviceConfig,
     GatewayConfig,
+    GuardrailsConfig,
     MqttConfig,
     SerialPortConfig,
     StateConfig,
@@ -21,12 +23,14 @@ from agent.config.schema import (
 )
 
 __all__ = [
+    "ActuationConfig",
     "BrokerConfig",
     "Config",
     "ConfigError",
     "ConfigIssue",
     "DeviceConfig",
     "GatewayConfig",
+    "GuardrailsConfig",
     "MqttConfig",
     "SerialPortConfig",
     "StateConfig",

@@ -14,7 +14,9 @@ same fields for people.
 
 from __future__ import annotations
 
+import re
 import types
+import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -162,6 +164,255 @@ class DeviceConfig(Section):
     name: str | None = setting(None, allowed="a string, or leave the key out")
 
 
+ACTUATOR_KINDS = (
+    "thermostat", "heating_thermostat", "cooling_thermostat", "hvac_switch", "switch", "fan", "sensor_node"
+)
+ACTUATOR_KINDS_ALLOWED = "one of " + ", ".join(ACTUATOR_KINDS)
+
+
+def _actuator_kind(value: str) -> str:
+    """An after-validator naming the kinds (a ``Literal`` error would not list them)."""
+    if value not in ACTUATOR_KINDS:
+        raise PydanticCustomError(
+            "not_an_actuator_kind", "'{value}' is not a kind of actuator; use " + ACTUATOR_KINDS_ALLOWED,
+            {"value": value},
+        )
+    return value
+
+
+ActuatorKind = Annotated[str, AfterValidator(_actuator_kind)]
+SERIAL_NODE_PATTERN = r"^node-[0-9]{4,5}$"
+POINT_PATTERN = re.compile(r"^[^/]+/[^/]+$")
+
+
+def _point(value: str) -> str:
+    """An after-validator for a point name, saying how one is written."""
+    if not POINT_PATTERN.match(value):
+        raise PydanticCustomError(
+            "not_a_point", "'{value}' is not a point; write device/channel, e.g. node-0001/temperature",
+            {"value": value},
+        )
+    return value
+
+
+Point = Annotated[str, AfterValidator(_point)]
+CELSIUS = "a temperature in °C"
+
+
+class RangeConfig(Section):
+    """A closed range of temperatures, ``min`` ≤ ``max``."""
+
+    min: float = setting(allowed=CELSIUS, allow_inf_nan=False)
+    max: float = setting(allowed=f"{CELSIUS}, at least min", allow_inf_nan=False)
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, maximum: float, info: ValidationInfo) -> float:
+        minimum = info.data.get("min")
+        if minimum is not None and maximum < minimum:
+            raise PydanticCustomError(
+                "range_order", "must be at least min = {minimum}, got {maximum}",
+                {"minimum": minimum, "maximum": maximum},
+            )
+        return maximum
+
+
+def _celsius_range(low: float, high: float) -> Any:
+    return setting(default_factory=lambda: RangeConfig(min=low, max=high), allowed="a mapping with min and max in °C")
+
+
+class ZoneLimitsConfig(Section):
+    """Setpoint limits of one zone; the defaults are ASHRAE Guideline 36's (see docs/guardrails.md)."""
+
+    heating_c: RangeConfig = _celsius_range(18.0, 22.0)
+    cooling_c: RangeConfig = _celsius_range(22.0, 27.0)
+    setback_heating_c: float = setting(
+        16.0, allowed="a temperature in °C, at most heating_c.min", allow_inf_nan=False, validate_default=True
+    )
+    setback_cooling_c: float = setting(
+        32.0, allowed="a temperature in °C, at least cooling_c.max", allow_inf_nan=False, validate_default=True
+    )
+
+    @field_validator("setback_heating_c")
+    @classmethod
+    def _setback_heating_not_above_occupied(cls, value: float, info: ValidationInfo) -> float:
+        heating = info.data.get("heating_c")
+        if heating is not None and value > heating.min:
+            raise PydanticCustomError(
+                "setback_order", "must be at most heating_c.min = {limit}, got {value}",
+                {"limit": heating.min, "value": value},
+            )
+        return value
+
+    @field_validator("setback_cooling_c")
+    @classmethod
+    def _setback_cooling_not_below_occupied(cls, value: float, info: ValidationInfo) -> float:
+        cooling = info.data.get("cooling_c")
+        if cooling is not None and value < cooling.max:
+            raise PydanticCustomError(
+                "setback_order", "must be at least cooling_c.max = {limit}, got {value}",
+                {"limit": cooling.max, "value": value},
+            )
+        return value
+
+
+class ZoneConfig(Section):
+    """One zone (usually a room): the points that must stay fresh and the devices that may be commanded."""
+
+    sensors: list[Point] = setting(
+        default_factory=list, allowed="a list of points (device/channel), e.g. [node-0001/temperature]"
+    )
+    actuators: dict[NonEmptyStr, ActuatorKind] = setting(
+        default_factory=dict, allowed=f"a mapping of device id to its kind, {ACTUATOR_KINDS_ALLOWED}"
+    )
+    limits: ZoneLimitsConfig = setting(default_factory=ZoneLimitsConfig, allowed="a mapping")
+
+    @field_validator("actuators")
+    @classmethod
+    def _serial_nodes_are_named_by_id(cls, actuators: dict[str, str]) -> dict[str, str]:
+        for device, kind in actuators.items():
+            if kind == "sensor_node" and not re.match(SERIAL_NODE_PATTERN, device):
+                raise PydanticCustomError(
+                    "sensor_node_name", "sensor_node '{device}' must be named node-<4 or 5 digits>", {"device": device}
+                )
+        return actuators
+
+
+class HvacTimingConfig(Section):
+    """Anti-short-cycle limits for every ``hvac_switch``."""
+
+    min_on_s: float = setting(300.0, allowed="a number of seconds 0–86400", ge=0, le=86_400, allow_inf_nan=False)
+    min_off_s: float = setting(300.0, allowed="a number of seconds 0–86400", ge=0, le=86_400, allow_inf_nan=False)
+    max_starts_per_hour: int = setting(6, allowed="an integer 1–60", ge=1, le=60)
+
+
+class RateLimitConfig(Section):
+    """At most ``commands`` commands per device in any ``window_s`` seconds."""
+
+    commands: int = setting(6, allowed="an integer 1–1000", ge=1, le=1000)
+    window_s: float = setting(
+        300.0, allowed="a number of seconds > 0 and ≤ 86400", gt=0, le=86_400, allow_inf_nan=False
+    )
+
+
+class SafeScheduleConfig(Section):
+    """What the fail-safe holds a zone at while its sensors are silent (G36 default setpoints)."""
+
+    occupied_from_h: float = setting(7.0, allowed="an hour of the day 0–24", ge=0, le=24, allow_inf_nan=False)
+    occupied_until_h: float = setting(
+        19.0, allowed="an hour of the day 0–24, after occupied_from_h", ge=0, le=24, allow_inf_nan=False,
+        validate_default=True,
+    )
+    weekdays_only: bool = setting(True, allowed="true (Monday–Friday) or false (every day)")
+    heating_c: float = setting(21.0, allowed=CELSIUS, allow_inf_nan=False)
+    setback_heating_c: float = setting(16.0, allowed=CELSIUS, allow_inf_nan=False)
+    cooling_c: float = setting(24.0, allowed=CELSIUS, allow_inf_nan=False)
+    setback_cooling_c: float = setting(32.0, allowed=CELSIUS, allow_inf_nan=False)
+
+    @field_validator("occupied_until_h")
+    @classmethod
+    def _until_after_from(cls, until: float, info: ValidationInfo) -> float:
+        start = info.data.get("occupied_from_h")
+        if start is not None and until <= start:
+            raise PydanticCustomError(
+                "schedule_order", "must be after occupied_from_h = {start}, got {until}",
+                {"start": start, "until": until},
+            )
+        return until
+
+
+class GuardrailsConfig(Section):
+    """The rules every command passes (docs/guardrails.md).  A device in no zone cannot be commanded."""
+
+    absolute_c: RangeConfig = _celsius_range(7.0, 35.0)
+    stale_after_s: float = setting(900.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
+    override_hold_s: float = setting(14_400.0, allowed="a number of seconds > 0", gt=0, allow_inf_nan=False)
+    max_override_hold_s: float = setting(
+        86_400.0, allowed="a number of seconds ≥ override_hold_s", gt=0, allow_inf_nan=False, validate_default=True
+    )
+    timezone: str = setting(
+        "UTC", allowed="an IANA time zone name such as Europe/Berlin (for the safe schedule)", validate_default=True
+    )
+    hvac: HvacTimingConfig = setting(default_factory=HvacTimingConfig, allowed="a mapping")
+    rate_limit: RateLimitConfig = setting(default_factory=RateLimitConfig, allowed="a mapping")
+    safe_schedule: SafeScheduleConfig = setting(default_factory=SafeScheduleConfig, allowed="a mapping")
+    zones: dict[NonEmptyStr, ZoneConfig] = setting(
+        default_factory=dict, allowed="a mapping of zone name to {sensors, actuators, limits}", validate_default=True
+    )
+
+    @field_validator("max_override_hold_s")
+    @classmethod
+    def _max_hold_not_below_default(cls, maximum: float, info: ValidationInfo) -> float:
+        default = info.data.get("override_hold_s")
+        if default is not None and maximum < default:
+            raise PydanticCustomError(
+                "hold_order", "must be at least override_hold_s = {default}, got {maximum}",
+                {"default": default, "maximum": maximum},
+            )
+        return maximum
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        if name != "UTC":
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise PydanticCustomError(
+                    "unknown_timezone", "'{name}' is not a known time zone", {"name": name}
+                ) from None
+        return name
+
+    @field_validator("zones")
+    @classmethod
+    def _zones_fit_the_absolute_limits(
+        cls, zones: dict[str, ZoneConfig], info: ValidationInfo
+    ) -> dict[str, ZoneConfig]:
+        absolute = info.data.get("absolute_c")
+        owner: dict[str, str] = {}
+        for name, zone in zones.items():
+            for device in zone.actuators:
+                if device in owner:
+                    raise PydanticCustomError(
+                        "actuator_in_two_zones", "device '{device}' is in zones '{first}' and '{second}'",
+                        {"device": device, "first": owner[device], "second": name},
+                    )
+                owner[device] = name
+            if absolute is not None:
+                _check_within_absolute(name, zone.limits, absolute)
+        return zones
+
+
+def _check_within_absolute(zone: str, limits: ZoneLimitsConfig, absolute: RangeConfig) -> None:
+    """Zone limits beyond the absolute ones would be silently cut; say so instead."""
+    bounds = {
+        "heating_c.max": limits.heating_c.max, "cooling_c.min": limits.cooling_c.min,
+        "setback_heating_c": limits.setback_heating_c, "setback_cooling_c": limits.setback_cooling_c,
+    }
+    for key, value in bounds.items():
+        if not absolute.min <= value <= absolute.max:
+            raise PydanticCustomError(
+                "outside_absolute", "zones.{zone}.limits.{key} = {value} is outside absolute_c ({low}–{high})",
+                {"zone": zone, "key": key, "value": value, "low": absolute.min, "high": absolute.max},
+            )
+
+
+class ActuationConfig(Section):
+    """How commands are delivered and confirmed.  Timeouts are wall-clock time: they model the radio."""
+
+    serial_ack_timeout_s: float = setting(
+        2.0, allowed="a number of seconds > 0 and ≤ 60", gt=0, le=60, allow_inf_nan=False
+    )
+    serial_retries: int = setting(3, allowed="an integer 0–10", ge=0, le=10)
+    zigbee_confirm_timeout_s: float = setting(
+        15.0, allowed="a number of seconds > 0 and ≤ 600", gt=0, le=600, allow_inf_nan=False
+    )
+    zigbee_retries: int = setting(1, allowed="an integer 0–10", ge=0, le=10)
+    setpoint_tolerance_c: float = setting(
+        0.1, allowed="a number of °C ≥ 0 and ≤ 1", ge=0, le=1, allow_inf_nan=False
+    )
+
+
 class Config(Section):
     """A whole edgewise configuration file."""
 
@@ -178,6 +429,8 @@ class Config(Section):
     devices: dict[NonEmptyStr, DeviceConfig] = setting(
         default_factory=dict, allowed="a mapping of device id to {room, name}"
     )
+    guardrails: GuardrailsConfig = setting(default_factory=GuardrailsConfig, allowed="a mapping")
+    actuation: ActuationConfig = setting(default_factory=ActuationConfig, allowed="a mapping")
 
     @field_validator("serial")
     @classmethod

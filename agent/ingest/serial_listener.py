@@ -8,6 +8,10 @@ dongle would keep retransmitting.  Every byte goes through
 :class:`~agent.protocol.FrameStream`, which counts and drops what is malformed:
 no input can stop this listener.  When the port disappears (dongle unplugged)
 it reopens with capped exponential backoff.
+
+The listener owns the port, so commands to nodes go out through it too
+(:meth:`SerialListener.send_command`): the dongle's ACK for the command's seq,
+read here, completes the command.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from agent.clock import Clock
@@ -24,7 +29,18 @@ from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
 from agent.ingest.item import IngestItem
 from agent.ingest.reading import Reading
-from agent.protocol import CHANNELS, Ack, Frame, FrameStream, Heartbeat, MessageType, Report, encode_frame
+from agent.protocol import (
+    CHANNELS,
+    Ack,
+    AckStatus,
+    Command,
+    Frame,
+    FrameStream,
+    Heartbeat,
+    MessageType,
+    Report,
+    encode_frame,
+)
 from agent.transports.backoff import Backoff
 from agent.transports.serial_port import SerialError, SerialPort
 
@@ -38,6 +54,20 @@ class SerialStatus(Protocol):
 def node_device(node: int) -> str:
     """The device name under which a serial node's points are stored."""
     return f"node-{node:04d}"
+
+
+class SerialNotOpen(ConnectionError):
+    """A command could not be sent: the dongle's port is not open."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """How one command to a node ended."""
+
+    status: AckStatus | None
+    """The dongle's answer; ``None`` when no ack came after every attempt."""
+    attempts: int
+    seq: int
 
 
 class SerialListener:
@@ -66,6 +96,9 @@ class SerialListener:
         self._seen_by_reason: Counter[str] = Counter()
         self._ack_seq: dict[int, int] = {}
         self._port: SerialPort | None = None
+        self._command_acks: dict[tuple[int, int], asyncio.Future[AckStatus]] = {}
+        self.nodes_heard: set[int] = set()
+        """Nodes this dongle has relayed a frame from: where commands to them go."""
 
     async def run(self) -> None:
         """Until cancelled: keep the port open and read it."""
@@ -125,12 +158,14 @@ class SerialListener:
             self._report(frame, message)
         elif isinstance(message, Heartbeat):
             self._counters.heartbeats += 1
+            self.nodes_heard.add(frame.node)
         elif isinstance(message, Ack):
-            pass  # acks of actuator commands; nothing is commanded over serial yet
+            self._command_acked(frame.node, message)
         else:
             self._counters.reject_frame("unexpected_type")
 
     def _report(self, frame: Frame, report: Report) -> None:
+        self.nodes_heard.add(frame.node)
         device = node_device(frame.node)
         ack = self._acker(frame.node, frame.seq)
         if self._deduper.is_duplicate(device, frame.seq):
@@ -156,12 +191,53 @@ class SerialListener:
             port = self._port
             if port is None:
                 return  # the dongle retransmits; we ack the duplicate after reopening
-            own = self._ack_seq.get(node, 0)
-            self._ack_seq[node] = (own + 1) & 0xFFFF
-            ack = Frame(MessageType.ACK, node, own, Ack(int(MessageType.REPORT), seq, 0))
+            ack = Frame(MessageType.ACK, node, self._own_seq(node), Ack(int(MessageType.REPORT), seq, 0))
             port.write(encode_frame(ack))
 
         return send_ack
+
+    def _own_seq(self, node: int) -> int:
+        """The gateway's next seq for ``node``: one counter for its ACKs and COMMANDs (docs/protocol.md)."""
+        own = self._ack_seq.get(node, 0)
+        self._ack_seq[node] = (own + 1) & 0xFFFF
+        return own
+
+    # -- commands ---------------------------------------------------------------
+
+    async def send_command(self, node: int, command: Command, *, timeout_s: float, retries: int) -> CommandResult:
+        """Send ``command`` to ``node`` and wait for the dongle's ACK of it.
+
+        With no ack within ``timeout_s`` (wall-clock: it models the radio) the
+        same frame, same seq, is sent again, up to ``retries`` times; the dongle
+        applies a repeated seq only once.  Raises :class:`SerialNotOpen` if the
+        port is closed when the command would first be sent.
+        """
+        if self._port is None:
+            raise SerialNotOpen(f"serial {self._cfg.name}: {self._cfg.port} is not open")
+        seq = self._own_seq(node)
+        wire = encode_frame(Frame(MessageType.COMMAND, node, seq, command))
+        acked: asyncio.Future[AckStatus] = asyncio.get_running_loop().create_future()
+        self._command_acks[(node, seq)] = acked
+        try:
+            for attempt in range(1, retries + 2):
+                port = self._port
+                if port is not None:
+                    port.write(wire)
+                try:
+                    status = await asyncio.wait_for(asyncio.shield(acked), timeout_s)
+                except TimeoutError:
+                    continue
+                return CommandResult(status, attempt, seq)
+            return CommandResult(None, retries + 1, seq)
+        finally:
+            self._command_acks.pop((node, seq), None)
+
+    def _command_acked(self, node: int, ack: Ack) -> None:
+        if ack.acked_type != MessageType.COMMAND:
+            return
+        waiting = self._command_acks.get((node, ack.acked_seq))
+        if waiting is not None and not waiting.done():
+            waiting.set_result(AckStatus(ack.status))
 
 
 _UNITS = {channel.name: channel.unit for channel in CHANNELS.values()}

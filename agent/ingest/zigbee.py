@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.ingest.reading import Reading
@@ -64,6 +65,9 @@ class StateMessage:
     ts: float
     readings: list[Reading]
     has_device_time: bool
+    fields: Mapping[str, object] = field(default_factory=dict)
+    """The message's JSON object as received, text fields included (actuation
+    confirms a command by the value the device reports, e.g. ``fan_mode``)."""
 
 
 def classify_topic(topic: str, base: str) -> tuple[str, str] | None:
@@ -108,7 +112,7 @@ def parse_state(device: str, payload: bytes, now: float) -> StateMessage:
         value = _field_value(name, raw)
         if value is not None:
             readings.append(Reading(device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee"))
-    return StateMessage(device, ts, readings, has_time)
+    return StateMessage(device, ts, readings, has_time, obj)
 
 
 def _decode_text(payload: bytes) -> str:

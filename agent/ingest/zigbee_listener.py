@@ -32,7 +32,7 @@ import aiomqtt
 from agent.clock import Clock
 from agent.ingest.counters import IngestCounters
 from agent.ingest.item import IngestItem
-from agent.ingest.zigbee import PayloadError, classify_topic, parse_availability, parse_state
+from agent.ingest.zigbee import PayloadError, StateMessage, classify_topic, parse_availability, parse_state
 from agent.transports.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,14 @@ class ZigbeeListener:
         clock: Clock,
         counters: IngestCounters,
         submit: Callable[[IngestItem], None],
+        on_state: Callable[[StateMessage], None] | None = None,
     ) -> None:
+        """``on_state`` sees every accepted state message (actuation confirms commands with it)."""
         self._base = base_topic
         self._clock = clock
         self._counters = counters
         self._submit = submit
+        self._on_state = on_state
         self._last_device_time: dict[str, float] = {}
 
     async def run(
@@ -157,6 +160,8 @@ class ZigbeeListener:
                 self._counters.mqtt_duplicates += 1
                 return None
             self._last_device_time[device] = message.ts
+        if self._on_state is not None:
+            self._on_state(message)
         self._counters.readings_accepted += len(message.readings)
         return IngestItem(message.readings)
 

@@ -78,6 +78,13 @@ class PointTable:
         is per reading, ``time_above_threshold`` counts readings above 0."""
         return self._points[point].features.values()
 
+    def last_time(self, point: str) -> float | None:
+        """Event time of the point's newest reading; ``None`` if it never reported."""
+        p = self._points.get(point)
+        if p is None or p.stats.count == 0:
+            return None
+        return p.stats.last_time
+
     def stale(self, now: float, max_age: float) -> list[str]:
         """Points whose last reading is older than ``max_age`` seconds at ``now``."""
         return sorted(

@@ -7,9 +7,35 @@ than on every check.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.state.points import PointTable
+
+
+class SensorTimes(Protocol):
+    """Where the event time of a point's newest reading can be looked up (a :class:`PointTable`)."""
+
+    def last_time(self, point: str) -> float | None: ...
+
+
+def silent_points(
+    points: Iterable[str], times: SensorTimes, now: float, max_age_s: float, *, since: float
+) -> list[str]:
+    """Those of ``points`` with no reading for more than ``max_age_s`` at ``now``.
+
+    The same test as :meth:`PointTable.stale`, except that a point never heard
+    from counts from ``since`` (when the agent started): right after a restart
+    nothing has reported yet, and that alone is no reason to raise an alarm.
+    The guardrails' stale-sensor fail-safe asks this for each zone's sensors.
+    """
+    silent = []
+    for point in points:
+        last = times.last_time(point)
+        if now - (since if last is None else last) > max_age_s:
+            silent.append(point)
+    return silent
 
 
 @dataclass(frozen=True, slots=True)

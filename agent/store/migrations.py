@@ -79,6 +79,44 @@ MIGRATIONS: tuple[str, ...] = (
         value
     );
     """,
+    # 3: the audit trail of every command request (agent/store/audit.py) and the
+    # setpoint overrides occupants set, which must survive a restart.
+    """
+    CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY,
+        ts         REAL    NOT NULL,  -- event time of the decision
+        app        TEXT    NOT NULL,
+        origin     TEXT    NOT NULL,  -- app, user or failsafe
+        zone       TEXT,
+        device     TEXT    NOT NULL,
+        attribute  TEXT    NOT NULL,
+        requested  TEXT    NOT NULL,  -- JSON
+        sent       TEXT,              -- JSON; NULL when blocked
+        verdict    TEXT    NOT NULL,  -- allowed, modified or blocked
+        rules      TEXT    NOT NULL,  -- rule names that acted, comma-separated
+        why        TEXT    NOT NULL,
+        reason     TEXT    NOT NULL,
+        outcome    TEXT    NOT NULL,
+        outcome_ts REAL,
+        attempts   INTEGER NOT NULL,
+        detail     TEXT    NOT NULL
+    );
+    CREATE INDEX audit_ts ON audit (ts);
+    CREATE INDEX audit_device_ts ON audit (device, ts);
+
+    CREATE TABLE overrides (
+        id         INTEGER PRIMARY KEY,
+        zone       TEXT NOT NULL,
+        attribute  TEXT NOT NULL,
+        value      TEXT NOT NULL,  -- JSON
+        set_ts     REAL NOT NULL,
+        expires_ts REAL NOT NULL,
+        by         TEXT NOT NULL,
+        cleared_ts REAL,
+        cleared_by TEXT
+    );
+    CREATE INDEX overrides_zone_attribute ON overrides (zone, attribute);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

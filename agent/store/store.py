@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.ingest.reading import Reading
+from agent.store import audit
+from agent.store.audit import AuditRecord, Outcome, Override
 from agent.store.migrations import StoreError, migrate
 from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
 
@@ -420,6 +422,83 @@ class Store:
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: ``"ok"`` or the problems it found."""
         return "\n".join(str(row[0]) for row in self._query("PRAGMA integrity_check"))
+
+    # -- audit and overrides (rows and SQL in agent/store/audit.py) ----------
+
+    @_locked
+    def add_audit(self, record: AuditRecord, upstream_topic: str | None = None) -> AuditRecord:
+        """Store a new audit row; return it with its id.
+
+        A record whose outcome is already final (a blocked request) is also
+        queued upstream on ``upstream_topic``, in the same transaction.
+        """
+        with self._transaction() as conn:
+            stored = audit.insert_audit(conn, record)
+            final = record.outcome is not Outcome.PENDING
+            queued = self._queue_audit(conn, stored, upstream_topic if final else None)
+        self._count_queued(*queued)
+        return stored
+
+    @_locked
+    def finish_audit(self, record: AuditRecord, upstream_topic: str | None = None) -> AuditRecord:
+        """Write a stored record's outcome and queue the finished record upstream."""
+        with self._transaction() as conn:
+            audit.update_outcome(conn, record)
+            queued = self._queue_audit(conn, record, upstream_topic)
+        self._count_queued(*queued)
+        return record
+
+    @_locked
+    def audit(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        device: str | None = None,
+        zone: str | None = None,
+        app: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Audit rows in the order they were written, optionally filtered; ``since`` <= ts <= ``until``."""
+        try:
+            return audit.select_audit(
+                self._connection(), since=since, until=until, device=device, zone=zone, app=app, limit=limit
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    @_locked
+    def save_override(self, override: Override) -> Override:
+        """Store a hold (ending the zone's previous hold of the same attribute); return it with its id."""
+        with self._transaction() as conn:
+            return audit.insert_override(conn, override)
+
+    @_locked
+    def clear_override(self, zone: str, attribute: str, ts: float, by: str) -> list[Override]:
+        """End the holds of ``zone``/``attribute`` in force at ``ts``; return them (empty if none)."""
+        with self._transaction() as conn:
+            return audit.end_overrides(conn, zone, attribute, ts, by)
+
+    @_locked
+    def overrides(self, *, zone: str | None = None, active_at: float | None = None) -> list[Override]:
+        """Stored holds oldest first; with ``active_at`` only those in force at that event time."""
+        try:
+            return audit.select_overrides(self._connection(), zone=zone, active_at=active_at)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    def _queue_audit(self, conn: sqlite3.Connection, record: AuditRecord, topic: str | None) -> tuple[int, int]:
+        """Add the record's upstream copy to the outbox; (rows added, rows dropped by the bound)."""
+        if topic is None:
+            return 0, 0
+        created = record.outcome_ts if record.outcome_ts is not None else record.ts
+        conn.execute(_INSERT_OUTBOX + "(?, ?, ?)", (topic, record.item(), created))
+        return 1, self._enforce_bound(conn, self._outbox_size + 1)
+
+    def _count_queued(self, added: int, dropped: int) -> None:
+        """After the commit, as :meth:`write_batch` does: keep the in-memory outbox counters true."""
+        self._outbox_size += added - dropped
+        self._dropped_total += dropped
 
     # -- plumbing ------------------------------------------------------------
 

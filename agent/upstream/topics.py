@@ -2,6 +2,7 @@
 
 ``<prefix>/<gateway_id>/availability``      retained ``online``/``offline`` (last will)
 ``<prefix>/<gateway_id>/readings/<device>`` JSON batches of readings, QoS 1
+``<prefix>/<gateway_id>/audit``             JSON batches of audit records (docs/guardrails.md), QoS 1
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ def availability_topic(prefix: str, gateway_id: str) -> str:
 
 def readings_topic(prefix: str, gateway_id: str, device: str) -> str:
     return f"{prefix}/{gateway_id}/readings/{device}"
+
+
+def audit_topic(prefix: str, gateway_id: str) -> str:
+    return f"{prefix}/{gateway_id}/audit"
 
 
 def device_from_readings_topic(topic: str) -> str:

@@ -14,7 +14,7 @@ import pytest_asyncio
 from agent.ingest.zigbee import classify_topic, parse_availability, parse_state
 from firmware_sim.broker import Mosquitto
 from firmware_sim.building import Building
-from firmware_sim.zigbee_devices import ZigbeeNetwork
+from firmware_sim.zigbee_devices import ZigbeeNetwork, room_devices
 
 MONDAY = 1767571200.0
 BASE = "zigbee2mqtt"
@@ -55,7 +55,8 @@ def network(building: Building, broker: Mosquitto) -> ZigbeeNetwork:
 @pytest.mark.asyncio
 async def test_availability_is_retained_online_and_goes_offline_on_a_clean_exit(broker: Mosquitto) -> None:
     building = make_building()
-    names = {name for room in building.rooms for name in (room.thermostat_name, room.plug_name)}
+    names = {name for room in building.rooms for name, _ in room_devices(room)}
+    assert len(names) == 4 * len(building.rooms)
     async with network(building, broker):
         async with aiomqtt.Client(broker.host, broker.port) as late:
             await late.subscribe(f"{BASE}/+/availability", qos=1)
@@ -85,12 +86,13 @@ async def test_state_messages_hold_exactly_the_readings_publish_states_counts(
     async with network(building, broker) as zigbee:
         expected = await zigbee.publish_states(t)
         states = {}
-        while len(states) < 2 * len(building.rooms):
+        while len(states) < 4 * len(building.rooms):
             message = await next_message(watcher)
             kind_device = classify_topic(message.topic.value, BASE)
             if kind_device and kind_device[0] == "state":
                 states[kind_device[1]] = parse_state(kind_device[1], bytes(message.payload), now=0.0)  # type: ignore[arg-type]
-    assert expected == sum(len(s.readings) for s in states.values()) == 7 * len(building.rooms)
+    # thermostat 3 + plug 4 + ventilation 2 + light 4 readings per room
+    assert expected == sum(len(s.readings) for s in states.values()) == 13 * len(building.rooms)
     assert all(s.ts == t and s.has_device_time for s in states.values())
     for room in building.rooms:
         thermostat = {r.channel: r.value for r in states[room.thermostat_name].readings}
@@ -100,6 +102,36 @@ async def test_state_messages_hold_exactly_the_readings_publish_states_counts(
         assert plug["state"] == 1.0
         assert plug["energy"] == pytest.approx(room.hvac_energy_kwh, abs=0.001)
         assert plug["power"] > 1000.0 if room.hvac_on else plug["power"] < 1.0
+        ventilation = {r.channel: r.value for r in states[room.ventilation_name].readings}
+        light = {r.channel: r.value for r in states[room.light_name].readings}
+        assert ventilation["state"] == 1.0  # Monday 10:00: the programme ventilates
+        assert light["state"] == float(room.lights_on)
+        assert light["energy"] == pytest.approx(room.lighting_energy_kwh, abs=0.001)
+
+
+@pytest.mark.asyncio
+async def test_ventilation_holds_off_until_the_programme_switch_or_auto(
+    broker: Mosquitto, watcher: aiomqtt.Client
+) -> None:
+    building = make_building()
+    room = building.rooms[0]
+    async with network(building, broker) as zigbee:
+        await zigbee.publish_raw(f"{BASE}/{room.ventilation_name}/set", json.dumps({"state": "OFF"}))
+        answer = await next_state(watcher, room.ventilation_name)
+        assert answer["state"] == "OFF" and answer["fan_mode"] == "off"
+        co2_before = room.co2
+        building.step(building.time + 3600)
+        assert not room.ventilating
+        if room.occupants:
+            assert room.co2 > co2_before  # people breathe, the trickle does not carry it away
+        await zigbee.publish_raw(f"{BASE}/{room.ventilation_name}/set", json.dumps({"fan_mode": "auto"}))
+        answer = await next_state(watcher, room.ventilation_name)
+        assert answer == {**answer, "state": "ON", "fan_mode": "auto"}
+        await zigbee.publish_raw(f"{BASE}/{room.ventilation_name}/set", json.dumps({"fan_mode": "turbo"}))
+        await zigbee.publish_raw(f"{BASE}/{room.light_name}/set", json.dumps({"state": "OFF"}))
+        answer = await next_state(watcher, room.light_name)
+        assert answer["state"] == "OFF" and answer["power"] == 0.0
+        assert zigbee.commands_rejected == 1
 
 
 @pytest.mark.asyncio

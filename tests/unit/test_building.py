@@ -286,3 +286,92 @@ def test_bad_schedule_arguments_are_refused() -> None:
         OccupancySchedule(random.Random(1), 0)
     with pytest.raises(ValueError):
         OccupancySchedule(random.Random(1), 3, kind="warehouse")
+
+
+# -- ventilation, lights, comfort: what occupancy-based control acts on and is judged by
+
+
+def test_ventilation_follows_the_programme_unless_held() -> None:
+    building = Building(2, seed=5, start=MONDAY)
+    building.step(MONDAY)
+    room = building.rooms[0]
+    building.step(MONDAY + 6 * 3600)
+    assert not room.ventilating and room.ventilation_mode == "auto"
+    building.step(MONDAY + 8 * 3600)
+    assert room.ventilating
+    building.set_ventilation(room.room_id, "off")
+    building.step(MONDAY + 18 * 3600)
+    assert not room.ventilating and room.ventilation_mode == "off"
+    building.step(MONDAY + 19 * 3600 + 60)  # the hold ends at the programme switch
+    assert not room.ventilating and room.ventilation_mode == "auto"
+    building.step(MONDAY + DAY + 8 * 3600)
+    assert room.ventilating
+
+
+def test_ventilating_an_empty_room_costs_heating_energy() -> None:
+    """The physics behind the savings: outdoor air for nobody must be heated."""
+    on, off = Building(1, seed=2, start=MONDAY), Building(1, seed=2, start=MONDAY)
+    for b in (on, off):
+        b.step(MONDAY)
+    for k in range(1, 24 * 60 + 1):
+        t = MONDAY + k * 60.0
+        on.set_ventilation(on.rooms[0].room_id, "high")
+        empty = off.rooms[0].occupants == 0
+        off.set_ventilation(off.rooms[0].room_id, "off" if empty else "auto")
+        for b in (on, off):
+            b.step(t)
+    assert off.totals().hvac_kwh < on.totals().hvac_kwh * 0.9
+    # people and sensors saw the same day in both buildings
+    assert on.totals().occupied_hours == off.totals().occupied_hours
+
+
+def test_lighting_energy_is_power_times_time_on() -> None:
+    building = Building(1, seed=4, start=MONDAY)
+    building.step(MONDAY)
+    room = building.rooms[0]
+    building.set_lights(room.room_id, True)
+    before = room.lighting_energy_kwh
+    building.step(MONDAY + 3600)  # 01:00, nobody comes to switch it off
+    assert room.lighting_energy_kwh - before == pytest.approx(room.lights_w / 1000.0)
+
+
+def test_switching_lights_from_outside_never_changes_what_people_do() -> None:
+    """Same seed, lights switched off at random in one copy: same occupants, same PIR counts."""
+    a, b = Building(3, seed=11, start=MONDAY), Building(3, seed=11, start=MONDAY)
+    rng = random.Random(0)
+    for k in range(0, 2 * 24 * 60, 5):
+        t = MONDAY + k * 60.0
+        if k and rng.random() < 0.2:
+            room = rng.choice(b.rooms)
+            b.set_lights(room.room_id, False)
+        a.step(t)
+        b.step(t)
+        for ra, rb in zip(a.rooms, b.rooms):
+            assert ra.occupants == rb.occupants
+            assert ra.take_pir_count() == rb.take_pir_count()
+
+
+def test_comfort_violation_counts_only_occupied_time_outside_the_band() -> None:
+    building = Building(4, seed=7, start=MONDAY)
+    building.step(MONDAY)
+    for room in building.rooms:
+        building.set_setpoint(room.room_id, 30.0)  # far too warm, until 07:00
+    building.step(MONDAY + 6 * 3600)
+    totals = building.totals()
+    assert totals.occupied_hours == 0.0 and totals.comfort_violation_degree_hours == 0.0
+    building.step(MONDAY + 2 * DAY)
+    totals = building.totals()
+    assert totals.occupied_hours > 0.0
+    assert totals.comfort_violation_degree_hours >= 0.0
+    assert totals.hvac_kwh == pytest.approx(sum(r.hvac_energy_kwh for r in building.rooms))
+
+
+def test_fixed_schedule_baseline_is_reproducible_and_matches_a_plain_run() -> None:
+    from firmware_sim.baseline import fixed_schedule_totals
+
+    first = fixed_schedule_totals(3, seed=9, start=MONDAY, days=1.0)
+    assert first == fixed_schedule_totals(3, seed=9, start=MONDAY, days=1.0)
+    plain = Building(3, seed=9, start=MONDAY)
+    run(plain, MONDAY, DAY)
+    assert plain.totals() == first
+    assert first.hvac_kwh > 0 and first.occupied_hours > 0

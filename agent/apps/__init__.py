@@ -1,0 +1,1 @@
+"""Apps: what the agent does with the building state it keeps (occupancy inference, control)."""
