@@ -30,8 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed; the same seed reproduces the run")
     demo.add_argument("--broker", metavar="HOST:PORT", help="use this broker instead of a private mosquitto")
     demo.add_argument("--db", metavar="FILE", help="keep the database here (default: a temporary file)")
+    demo.add_argument("--no-control", dest="control", action="store_false",
+                      help="run without the occupancy control app (ingest and forwarding only)")
     demo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     demo.set_defaults(func=_cmd_demo)
+
+    token = sub.add_parser(
+        "token", help="create (printed once), list or revoke access tokens of the thermostat page"
+    )
+    token.add_argument("--config", "-c", default="/etc/edgewise/edgewise.yaml", metavar="FILE",
+                       help="YAML configuration file (default /etc/edgewise/edgewise.yaml)")
+    action = token.add_mutually_exclusive_group(required=True)
+    action.add_argument("--zone", metavar="ZONE", help="create a token for this zone and print its link")
+    action.add_argument("--list", action="store_true", help="list tokens (hash prefix, zone, created, status)")
+    action.add_argument("--revoke", metavar="PREFIX", help="revoke the token whose hash starts with PREFIX")
+    token.add_argument("--label", default="", help="a note kept with the token, e.g. who has it")
+    token.add_argument("--for-config", action="store_true",
+                       help="store nothing; print the hash to put under web.tokens in the configuration")
+    token.set_defaults(func=_cmd_token)
     return parser
 
 
@@ -57,9 +73,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     return run_demo(
         DemoOptions(
-            days=args.days, rooms=args.rooms, seed=args.seed, broker=args.broker, db=args.db, json=args.json
+            days=args.days, rooms=args.rooms, seed=args.seed, broker=args.broker, db=args.db, json=args.json,
+            control=args.control,
         )
     )
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from agent.web.tokens_cli import token_main
+
+    return token_main(args.config, zone=args.zone, label=args.label, list_tokens=args.list, revoke=args.revoke,
+                      for_config=args.for_config)
 
 
 if __name__ == "__main__":

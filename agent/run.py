@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+from agent.apps.occupancy.control import ModelError
 from agent.clock import WallClock
 from agent.config import Config, ConfigError, load_config
 from agent.service import Agent
@@ -25,14 +26,18 @@ def run_service(config_path: str) -> int:
         return 2
     configure_logging(config.gateway.log_level)
     log.info("edgewise starting: gateway %s, database %s", config.gateway.id, config.gateway.database)
-    asyncio.run(_serve(config))
-    return 0
+    return asyncio.run(_serve(config, config_path))
 
 
-async def _serve(config: Config) -> None:
+async def _serve(config: Config, config_path: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    agent = Agent(config, WallClock())
+    try:
+        agent = Agent(config, WallClock())
+    except ModelError as exc:
+        print(f"{config_path}: {exc}", file=sys.stderr)
+        return 2
     await agent.run(stop)
+    return 0

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.actuation import Actuator, OverrideResult, ZigbeeCommander
+from agent.apps.occupancy.control import OccupancyControl, load_model
 from agent.clock import Clock
 from agent.config import Config
 from agent.guardrails import ActionRequest, Guardrails, Origin, Override, Transport, ZoneAlert
+from agent.guardrails.schedule import SafeSchedule, time_zone
+from agent.ingest.zigbee import StateMessage
 from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
 from agent.ingest.item import IngestItem
@@ -39,6 +43,7 @@ from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client
 from agent.upstream.publisher import UpstreamPublisher
 from agent.upstream.topics import audit_topic
+from agent.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,9 @@ class Agent:
     def __init__(self, config: Config, clock: Clock, *, notifier: Notifier | None = None) -> None:
         self.config = config
         self.clock = clock
+        # First, before anything is opened: a model that cannot load stops the start cleanly.
+        control = config.apps.occupancy_control
+        self._occupancy_model = load_model(control.model) if control.enabled else None
         self.notifier = notifier or Notifier()
         self.counters = IngestCounters()
         self.status = AgentStatus()
@@ -98,12 +106,18 @@ class Agent:
             on_queued=self.publisher.notify if self.publisher else None,
             on_outcome=self.guardrails.record_outcome,
         )
+        self.occupancy_control = self._make_occupancy_control()
         self.running = asyncio.Event()
         self._sources_stop = asyncio.Event()
+        self.web = WebServer(self, config.web) if config.web.enabled else None
+        """The occupants' thermostat page (``web.enabled``); ``web.port`` is the bound port once listening."""
+        self._web_stop = asyncio.Event()
 
     def submit(self, item: IngestItem) -> None:
         """Ingest → state → store: the one door every reading goes through."""
         self.points.update(item.readings)
+        if self.occupancy_control is not None:
+            self.occupancy_control.on_readings(item.readings)
         self.writer.submit(item)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -120,14 +134,22 @@ class Agent:
                     tg.create_task(self._failsafe_loop(), name="failsafe"),
                     tg.create_task(watchdog_loop(self.notifier, stop, self._healthy), name="watchdog"),
                 ]
+                web = tg.create_task(self.web.serve(self._web_stop), name="web") if self.web else None
                 self.running.set()
                 self.notifier.ready()
                 await stop.wait()
                 self.notifier.stopping()
+                if web is not None:  # first, so no occupant's nudge arrives while actuation closes
+                    self._web_stop.set()
+                    await web
                 log.info("stopping: closing sources, committing what was ingested")
                 for task in sources + monitors:
                     task.cancel()
+                if self.occupancy_control is not None:
+                    self.occupancy_control.close()
                 await self.actuator.close()
+                if self.occupancy_control is not None:
+                    await self.occupancy_control.idle()
                 if commander is not None and actuation is not None:
                     commander.stop()
                     await actuation
@@ -277,9 +299,7 @@ class Agent:
     async def _zigbee(self) -> None:
         mqtt = self.config.mqtt
         assert mqtt is not None
-        commander = self.zigbee_commander
-        on_state = commander.observe if commander is not None else None
-        listener = ZigbeeListener(mqtt.base_topic, self.clock, self.counters, self.submit, on_state)
+        listener = ZigbeeListener(mqtt.base_topic, self.clock, self.counters, self.submit, self._state_observer())
         address = BrokerAddress(mqtt.host, mqtt.port, mqtt.username, mqtt.password, mqtt.keepalive_s)
         identifier = mqtt.client_id or f"edgewise-{self.config.gateway.id}-zigbee"
         await listener.run(
@@ -288,6 +308,39 @@ class Agent:
             self._sources_stop,
             lambda up: setattr(self.status, "mqtt_connected", up),
         )
+
+    def _state_observer(self) -> Callable[[StateMessage], None] | None:
+        """Who sees each Zigbee state message: actuation (confirmations) and the control app."""
+        callbacks: list[Callable[[StateMessage], None]] = []
+        if self.zigbee_commander is not None:
+            callbacks.append(self.zigbee_commander.observe)
+        if self.occupancy_control is not None:
+            callbacks.append(self.occupancy_control.on_state)
+        if not callbacks:
+            return None
+        if len(callbacks) == 1:
+            return callbacks[0]
+
+        def observe(message: StateMessage) -> None:
+            for callback in callbacks:
+                callback(message)
+
+        return observe
+
+    def _make_occupancy_control(self) -> OccupancyControl | None:
+        """The occupancy control app, if enabled; it acts only through :meth:`request`."""
+        model = self._occupancy_model
+        if model is None:
+            return None
+        g = self.config.guardrails
+        schedule = SafeSchedule(g.safe_schedule, time_zone(g.timezone))
+        return OccupancyControl(
+            self.config.apps.occupancy_control, g.zones, self.guardrails.registry, schedule, self.request,
+            self.clock, model, self._held_attributes,
+        )
+
+    def _held_attributes(self, zone: str, now: float) -> frozenset[str]:
+        return frozenset(o.attribute for o in self.guardrails.active_overrides(now, zone))
 
     def _make_publisher(self) -> UpstreamPublisher | None:
         up = self.config.upstream

@@ -11,7 +11,7 @@ stored data depend only on the seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.clock import SimClock
@@ -66,7 +66,15 @@ class Simulation:
         dongle: Dongle,
         zigbee: ZigbeeNetwork | None,
         progress: Callable[[float], None] | None = None,
+        settle: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        """Advance to ``days`` after the start, one step at a time.
+
+        ``settle(t)``, if given, is awaited after the step's serial reports and
+        again after its Zigbee states: the demo uses it to let the agent finish
+        reacting (commands sent, confirmed and applied) before the building moves
+        on, so commands take effect at a reproducible event time.
+        """
         s = self.settings
         end = s.start + days * 86400.0
         t = self.clock.now()
@@ -75,10 +83,14 @@ class Simulation:
             self.building.step(t)
             self.clock.advance_to(t)
             await self._serial_round(t, dongle)
+            if settle is not None:
+                await settle(t)
             if zigbee is not None and int(t - s.start) % s.zigbee_interval_s == 0:
                 n = await zigbee.publish_states(t)
                 self.zigbee_readings_emitted += n
                 self.readings_emitted += n
+                if settle is not None:
+                    await settle(t)
             if progress:
                 progress((t - s.start) / (end - s.start))
 

@@ -74,6 +74,10 @@ class ZigbeeNetwork:
                 device_rng = random.Random(rng.getrandbits(64))
                 self.devices[name] = _Device(name, kind, room, device_rng, device_rng.randint(60, 200))
         self.messages_published = 0
+        self.device_messages_published = 0
+        """State and availability messages: what the agent counts as received."""
+        self.command_readings = 0
+        """Readings in the state messages that answer commands (``publish_states`` returns the others)."""
         self.commands_applied = 0
         self.commands_rejected = 0
         self._host, self._port = host, port
@@ -126,7 +130,8 @@ class ZigbeeNetwork:
         messages = []
         readings = 0
         for device in self.devices.values():
-            device.last_seen_ms = last_seen
+            # After a command's answer at the same instant, last_seen must still move on.
+            device.last_seen_ms = max(last_seen, device.last_seen_ms + 1)
             state = self._state(device)
             readings += count_readings(state)
             messages.append((f"{self.base_topic}/{device.name}", json.dumps(state), False))
@@ -151,8 +156,9 @@ class ZigbeeNetwork:
                 continue
             self.commands_applied += 1
             device.last_seen_ms = max(int(self.building.time * 1000), device.last_seen_ms + 1)
-            state = json.dumps(self._state(device))
-            await self._publish_all([(f"{self.base_topic}/{device.name}", state, False)])
+            state = self._state(device)
+            self.command_readings += count_readings(state)
+            await self._publish_all([(f"{self.base_topic}/{device.name}", json.dumps(state), False)])
 
     def _apply(self, topic: str, payload: bytes) -> _Device:
         name = topic[len(self.base_topic) + 1 : -len("/set")]
@@ -218,6 +224,7 @@ class ZigbeeNetwork:
             *(self._client.publish(topic, payload, qos=1, retain=retain) for topic, payload, retain in messages)
         )
         self.messages_published += len(messages)
+        self.device_messages_published += sum(not topic.endswith("/bridge/state") for topic, _, _ in messages)
 
     async def _shutdown(self, *, announce: bool) -> None:
         if announce:

@@ -10,20 +10,24 @@ from agent.config.errors import ConfigError, ConfigIssue
 from agent.config.loader import load_config, parse_config
 from agent.config.schema import (
     ActuationConfig,
+    AppsConfig,
     BrokerConfig,
     Config,
     DeviceConfig,
     GatewayConfig,
     GuardrailsConfig,
     MqttConfig,
+    OccupancyControlConfig,
     SerialPortConfig,
     StateConfig,
     StoreConfig,
     UpstreamConfig,
+    WebConfig,
 )
 
 __all__ = [
     "ActuationConfig",
+    "AppsConfig",
     "BrokerConfig",
     "Config",
     "ConfigError",
@@ -32,10 +36,12 @@ __all__ = [
     "GatewayConfig",
     "GuardrailsConfig",
     "MqttConfig",
+    "OccupancyControlConfig",
     "SerialPortConfig",
     "StateConfig",
     "StoreConfig",
     "UpstreamConfig",
+    "WebConfig",
     "load_config",
     "parse_config",
 ]

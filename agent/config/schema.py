@@ -413,6 +413,98 @@ class ActuationConfig(Section):
     )
 
 
+class DcvConfig(Section):
+    """Demand-controlled ventilation while a room is occupied (CO2 hysteresis)."""
+
+    co2_high_ppm: float = setting(900.0, allowed="a CO2 level in ppm, 400–5000", ge=400, le=5000, allow_inf_nan=False)
+    co2_low_ppm: float = setting(
+        700.0, allowed="a CO2 level in ppm, 400–5000, below co2_high_ppm", ge=400, le=5000, allow_inf_nan=False,
+        validate_default=True,
+    )
+
+    @field_validator("co2_low_ppm")
+    @classmethod
+    def _low_below_high(cls, low: float, info: ValidationInfo) -> float:
+        high = info.data.get("co2_high_ppm")
+        if high is not None and low >= high:
+            raise PydanticCustomError(
+                "dcv_order", "must be below co2_high_ppm = {high}, got {low}", {"high": high, "low": low}
+            )
+        return low
+
+
+class OccupancyControlConfig(Section):
+    """Occupancy-based control of heating, ventilation and lights (docs/occupancy-control.md)."""
+
+    enabled: bool = setting(False, allowed="true or false")
+    model: str = setting(
+        "no_light",
+        allowed="a shipped model (all, no_light, no_light_no_time) or the path of a model file",
+    )
+    zones: list[NonEmptyStr] = setting(
+        default_factory=list, allowed="a list of zone names from guardrails.zones (empty: every zone with a thermostat)"
+    )
+    occupied_setpoint_c: float = setting(21.0, allowed=CELSIUS, allow_inf_nan=False)
+    standby_offset_k: float = setting(
+        2.0, allowed="kelvin 0–5 below the occupied setpoint while a room is empty in scheduled hours",
+        ge=0, le=5, allow_inf_nan=False,
+    )
+    unoccupied_setpoint_c: float = setting(16.0, allowed=CELSIUS, allow_inf_nan=False)
+    vacancy_delay_s: float = setting(
+        900.0, allowed="seconds 0–7200 a room must look empty before it is set back", ge=0, le=7200,
+        allow_inf_nan=False,
+    )
+    lights_off_after_s: float = setting(
+        600.0, allowed="seconds 0–86400 a room must look empty before its lights are switched off", ge=0,
+        le=86_400, allow_inf_nan=False,
+    )
+    preheat_max_s: float = setting(
+        10_800.0, allowed="seconds 0–43200: the earliest warm-up start before the schedule", ge=0, le=43_200,
+        allow_inf_nan=False,
+    )
+    warmup_k_per_h: float = setting(
+        2.0, allowed="a heating rate in K/h > 0 until the room's own is learned", gt=0, le=20, allow_inf_nan=False
+    )
+    dcv: DcvConfig = setting(default_factory=DcvConfig, allowed="a mapping")
+
+
+class AppsConfig(Section):
+    """The apps the agent runs; each acts only through the guardrails."""
+
+    occupancy_control: OccupancyControlConfig = setting(default_factory=OccupancyControlConfig, allowed="a mapping")
+
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class WebTokenConfig(Section):
+    """A thermostat-page token given in the file, by its hash (the file never holds the token itself)."""
+
+    zone: str = setting(allowed="a zone name under guardrails.zones", min_length=1)
+    sha256: str = setting(
+        allowed="the token's SHA-256 as 64 lower-case hex digits (edgewise token --for-config prints it)",
+        pattern=SHA256_PATTERN,
+    )
+
+
+class WebConfig(Section):
+    """The occupants' thermostat page (docs/thermostat.md); off unless enabled."""
+
+    enabled: bool = setting(False, allowed="true or false")
+    host: str = setting(
+        "127.0.0.1", allowed="an IP address or host name to listen on (127.0.0.1: this machine only)", min_length=1
+    )
+    port: int = setting(8080, allowed="an integer 0–65535; 0 picks any free port", ge=0, le=65535)
+    public_url: str | None = setting(
+        None,
+        allowed="the page's address as occupants reach it, e.g. https://thermostat.example.org, or leave the key out",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+    )
+    tokens: list[WebTokenConfig] = setting(
+        default_factory=list, allowed="a list of mappings with zone and sha256"
+    )
+
+
 class Config(Section):
     """A whole edgewise configuration file."""
 
@@ -431,6 +523,22 @@ class Config(Section):
     )
     guardrails: GuardrailsConfig = setting(default_factory=GuardrailsConfig, allowed="a mapping")
     actuation: ActuationConfig = setting(default_factory=ActuationConfig, allowed="a mapping")
+    apps: AppsConfig = setting(default_factory=AppsConfig, allowed="a mapping")
+    web: WebConfig = setting(default_factory=WebConfig, allowed="a mapping")
+
+    @field_validator("web")
+    @classmethod
+    def _web_tokens_name_zones(cls, web: WebConfig, info: ValidationInfo) -> WebConfig:
+        guardrails = info.data.get("guardrails")
+        if guardrails is None:
+            return web
+        for index, token in enumerate(web.tokens):
+            if token.zone not in guardrails.zones:
+                raise PydanticCustomError(
+                    "unknown_zone", "tokens[{index}].zone '{zone}' is not under guardrails.zones (zones: {known})",
+                    {"index": index, "zone": token.zone, "known": ", ".join(guardrails.zones) or "none"},
+                )
+        return web
 
     @field_validator("serial")
     @classmethod

@@ -124,7 +124,7 @@ class Override:
     set_ts: float
     expires_ts: float
     by: str
-    """Who set it, e.g. ``web`` or a token's label."""
+    """Who set it, e.g. ``token:<first 6 hex digits of its hash>`` for the thermostat page."""
     id: int = 0
     cleared_ts: float | None = None
     """When someone returned the zone to automatic before the hold expired."""

@@ -117,6 +117,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX overrides_zone_attribute ON overrides (zone, attribute);
     """,
+    # 4: access tokens of the thermostat page (agent/store/tokens.py): only a
+    # token's SHA-256 is kept; revoked tokens keep their row for the audit trail.
+    """
+    CREATE TABLE web_tokens (
+        sha256     TEXT PRIMARY KEY,  -- hex SHA-256 of the token
+        zone       TEXT NOT NULL,
+        created_ts REAL NOT NULL,
+        label      TEXT NOT NULL DEFAULT '',
+        revoked_ts REAL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

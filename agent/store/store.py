@@ -27,10 +27,11 @@ from types import TracebackType
 from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.ingest.reading import Reading
-from agent.store import audit
+from agent.store import audit, tokens
 from agent.store.audit import AuditRecord, Outcome, Override
 from agent.store.migrations import StoreError, migrate
 from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
+from agent.store.tokens import WebToken
 
 log = logging.getLogger(__name__)
 
@@ -486,6 +487,28 @@ class Store:
             return audit.select_overrides(self._connection(), zone=zone, active_at=active_at)
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    # -- thermostat-page tokens (rows and SQL in agent/store/tokens.py) -----
+
+    @_locked
+    def add_web_token(self, token: WebToken) -> WebToken:
+        """Store a token's hash and zone (the token itself is never stored)."""
+        with self._transaction() as conn:
+            return tokens.insert_token(conn, token)
+
+    @_locked
+    def web_tokens(self, *, include_revoked: bool = False) -> list[WebToken]:
+        """Stored tokens oldest first; revoked ones only with ``include_revoked``."""
+        try:
+            return tokens.select_tokens(self._connection(), include_revoked=include_revoked)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    @_locked
+    def revoke_web_tokens(self, prefix: str, ts: float) -> list[WebToken]:
+        """Revoke the active tokens whose hash starts with ``prefix``; return them."""
+        with self._transaction() as conn:
+            return tokens.revoke_tokens(conn, prefix, ts)
 
     def _queue_audit(self, conn: sqlite3.Connection, record: AuditRecord, topic: str | None) -> tuple[int, int]:
         """Add the record's upstream copy to the outbox; (rows added, rows dropped by the bound)."""

@@ -29,11 +29,18 @@ WINDOW_CHUNKS = 20
 """Outbox rows read per round, in chunks of ``batch_size``."""
 
 
+def is_readings_chunk(chunk: OutboxChunk) -> bool:
+    return "/readings/" in chunk.topic
+
+
 def chunk_payload(chunk: OutboxChunk, gateway_id: str) -> str:
-    """The upstream message of one chunk: gateway, device and the readings, oldest first."""
-    device = device_from_readings_topic(chunk.topic) if "/readings/" in chunk.topic else ""
-    head = f'{{"gateway":{json.dumps(gateway_id)},"device":{json.dumps(device)},"readings":['
-    return head + chunk.items + "]}"
+    """The upstream message of one chunk, oldest item first: gateway, device and its
+    ``readings``; or, on other topics (audit), gateway and the ``records``."""
+    gateway = json.dumps(gateway_id)
+    if is_readings_chunk(chunk):
+        device = json.dumps(device_from_readings_topic(chunk.topic))
+        return f'{{"gateway":{gateway},"device":{device},"readings":[{chunk.items}]}}'
+    return f'{{"gateway":{gateway},"records":[{chunk.items}]}}'
 
 
 class UpstreamPublisher:
@@ -69,6 +76,8 @@ class UpstreamPublisher:
         self.connected = False
         self.published_messages = 0
         self.published_readings = 0
+        self.published_records = 0
+        """Non-reading items (audit records) published and acknowledged."""
         self.on_connection_change: Callable[[bool], None] | None = None
 
     def notify(self) -> None:
@@ -165,5 +174,8 @@ class UpstreamPublisher:
                 return acked, exc
             acked.append(chunk)
             self.published_messages += 1
-            self.published_readings += chunk.count
+            if is_readings_chunk(chunk):
+                self.published_readings += chunk.count
+            else:
+                self.published_records += chunk.count
         return acked, None

@@ -67,6 +67,6 @@ async def test_garbage_on_both_transports_is_counted_and_nothing_good_is_lost() 
     for reason in ("bad_json", "not_an_object", "bad_type", "bad_utf8", "bad_availability"):
         assert mqtt_reasons.get(reason) == 1, (reason, mqtt_reasons)
     assert stats["mqtt_messages_rejected"] == 5
-    assert stored == site.sim.readings_emitted
+    assert stored == site.readings_emitted
     assert duplicates == 0
     assert not bogus_node

@@ -150,3 +150,15 @@ def test_missing_file_exits_2_with_a_clear_message(command: tuple[str, ...], tmp
     assert result.returncode == 2
     assert result.stderr.strip() == f"{missing}: cannot read the file: No such file or directory"
     assert "Traceback" not in result.stderr
+
+
+def test_run_refuses_an_occupancy_model_it_cannot_load_and_opens_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "edgewise.yaml"
+    path.write_text(_config("apps:\n  occupancy_control:\n    enabled: true\n    model: missing.json\n"))
+
+    result = _edgewise("run", "--config", str(path), cwd=tmp_path)
+
+    assert result.returncode == 2, result
+    assert f"{path}: apps.occupancy_control.model: cannot load 'missing.json'" in result.stderr
+    assert "no_light" in result.stderr  # what would work instead
+    assert not (tmp_path / "agent.db").exists()

@@ -47,7 +47,7 @@ def with_actuator(config: Config, zone: str, device: str, kind: str) -> Config:
 
 @pytest.mark.asyncio
 async def test_an_out_of_range_setpoint_is_clamped_confirmed_and_audited_locally_and_upstream() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=2, seed=31), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=2, seed=31, control=False), actuation=FAST) as site:
         upstream: list[dict[str, object]] = []
         async with aiomqtt.Client(site.host, site.port) as listener:
             await listener.subscribe(f"edgewise/{site.config.gateway.id}/audit", qos=1)
@@ -73,12 +73,12 @@ async def test_an_out_of_range_setpoint_is_clamped_confirmed_and_audited_locally
 
 async def _collect(client: aiomqtt.Client, out: list[dict[str, object]]) -> None:
     async for message in client.messages:
-        out.extend(json.loads(message.payload)["readings"])  # type: ignore[arg-type]
+        out.extend(json.loads(message.payload)["records"])  # type: ignore[arg-type]
 
 
 @pytest.mark.asyncio
 async def test_unknown_devices_and_meaningless_values_are_blocked_and_nothing_is_sent() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=2, seed=32), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=2, seed=32, control=False), actuation=FAST) as site:
         await site.simulate(0.02)
         room = site.building.rooms[1]
         before = room.setpoint
@@ -106,7 +106,7 @@ async def test_unknown_devices_and_meaningless_values_are_blocked_and_nothing_is
 
 @pytest.mark.asyncio
 async def test_a_device_that_never_confirms_is_retried_then_audited_unconfirmed() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=1, seed=33), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=1, seed=33, control=False), actuation=FAST) as site:
         await site.simulate(0.01)
         # A thermostat the configuration lists but that is gone from the network.
         site.config = with_actuator(site.config, "room01", "room01_old_thermostat", "heating_thermostat")
@@ -122,7 +122,7 @@ async def test_a_device_that_never_confirms_is_retried_then_audited_unconfirmed(
 
 @pytest.mark.asyncio
 async def test_a_dongle_that_never_acks_times_out_and_the_node_keeps_its_setting() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=1, seed=34), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=1, seed=34, control=False), actuation=FAST) as site:
         applied: list[object] = []
         site.dongle.on_command = lambda node, command: applied.append((node, command))
         await site.simulate(0.01)
@@ -139,7 +139,7 @@ async def test_a_dongle_that_never_acks_times_out_and_the_node_keeps_its_setting
 
 @pytest.mark.asyncio
 async def test_a_silent_sensor_puts_its_zone_in_fail_safe_until_it_reports_again() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=2, seed=35), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=2, seed=35, control=False), actuation=FAST) as site:
         await site.simulate(0.01)
         agent = site.agent
         silent = site.sim.nodes.pop(0)  # room01's node stops reporting
@@ -180,7 +180,7 @@ async def test_a_silent_sensor_puts_its_zone_in_fail_safe_until_it_reports_again
 
 @pytest.mark.asyncio
 async def test_an_override_holds_across_a_restart_and_expires_on_event_time() -> None:
-    async with DemoSite(DemoOptions(days=1, rooms=1, seed=36), actuation=FAST) as site:
+    async with DemoSite(DemoOptions(days=1, rooms=1, seed=36, control=False), actuation=FAST) as site:
         await site.simulate(0.01)
         room = site.building.rooms[0]
         result = await site.agent.override("room01", HEATING_SETPOINT, 25.0, by="web:desk-3", hold_s=1800)

@@ -68,7 +68,7 @@ async def test_bounded_outbox_drops_exactly_the_oldest_overflow() -> None:
     bound = 300
     with Mosquitto() as upstream:
         async with DemoSite(
-            DemoOptions(days=1, rooms=2, seed=22), upstream=(upstream.host, upstream.port), outbox_max_rows=bound
+            DemoOptions(days=1, rooms=2, seed=22, control=False), upstream=(upstream.host, upstream.port), outbox_max_rows=bound
         ) as site:
             await site.simulate(0.05)
             assert await site.settle()

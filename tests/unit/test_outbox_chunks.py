@@ -91,3 +91,11 @@ def test_payload_is_json_with_the_gateway_device_and_readings() -> None:
             {"point": "node-0001/co2", "ts": 2.0, "value": 510.0, "unit": "ppm"},
         ],
     }
+
+
+def test_audit_records_travel_as_records_not_as_readings() -> None:
+    rows = [OutboxRow(2, "edgewise/gw/audit", '{"id":7,"device":"room01_thermostat","sent":19.0}', 0.0)]
+    (chunk,) = chunk_rows(rows, 10)
+    assert json.loads(chunk_payload(chunk, "gw")) == {
+        "gateway": "gw", "records": [{"id": 7, "device": "room01_thermostat", "sent": 19.0}],
+    }
