@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,12 +49,43 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--for-config", action="store_true",
                        help="store nothing; print the hash to put under web.tokens in the configuration")
     token.set_defaults(func=_cmd_token)
+
+    sched = sub.add_parser(
+        "schedule-sim", help="simulate energy-harvesting node schedulers (detected events, brown-outs)"
+    )
+    source = sched.add_mutually_exclusive_group()
+    source.add_argument("--scenario", choices=("window_office", "interior_office", "dim_corridor"),
+                        help="built-in seeded scenario (default window_office)")
+    source.add_argument("--light-csv", type=Path, metavar="FILE", help="your light trace: columns time_s,lux")
+    sched.add_argument("--events-csv", type=Path, metavar="FILE", help="your PIR events: column time_s")
+    sched.add_argument("--policy", default="all", choices=("fixed", "greedy", "learned", "oracle", "all"),
+                       help="policy to simulate (default all)")
+    sched.add_argument("--days", type=int, help="simulated days (default 365; CSV traces: the whole file)")
+    sched.add_argument("--seed", type=int, default=1, help="scenario seed; the same seed reproduces the run")
+    sched.add_argument("--json", action="store_true", help="print a JSON list, one object per policy")
+    sched.add_argument("--config", "-c", type=Path, metavar="FILE", help="take node parameters from this configuration")
+    sched.add_argument("--node-type", metavar="NAME", help="node type under energy_harvesting.node_types")
+    sched.add_argument("--policy-file", type=Path, metavar="FILE", help="learned policy table (default: shipped)")
+    sched.set_defaults(func=_cmd_schedule_sim)
+
+    faults = sub.add_parser("faults", help="list detected faults, most wasted energy first")
+    faults.add_argument("--db", metavar="FILE", help="the agent's database (default: gateway.database of --config)")
+    faults.add_argument("--config", "-c", default="/etc/edgewise/edgewise.yaml", metavar="FILE",
+                        help="configuration file to find the database in (default /etc/edgewise/edgewise.yaml)")
+    faults.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
+    faults.set_defaults(func=_cmd_faults)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args))
+
+
+def _cmd_faults(args: argparse.Namespace) -> int:
+    from agent.apps.faults.report import faults_main
+
+    return faults_main(args.db, args.config, args.json)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -84,6 +116,18 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
     return token_main(args.config, zone=args.zone, label=args.label, list_tokens=args.list, revoke=args.revoke,
                       for_config=args.for_config)
+
+
+def _cmd_schedule_sim(args: argparse.Namespace) -> int:
+    from agent.energy.cli import ScheduleSimOptions, schedule_sim_main
+
+    return schedule_sim_main(
+        ScheduleSimOptions(
+            scenario=args.scenario, light_csv=args.light_csv, events_csv=args.events_csv, policy=args.policy,
+            days=args.days, seed=args.seed, json=args.json, config=args.config, node_type=args.node_type,
+            policy_file=args.policy_file,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Protocol
 
 from firmware_sim.occupants import MEETING, OFFICE, OccupancySchedule
 from firmware_sim.weather import (
@@ -75,6 +76,20 @@ def next_programme_switch(t: float) -> float:
     raise AssertionError("unreachable")
 
 
+class RoomFault(Protocol):
+    """What a room asks of an injected fault (firmware_sim.faults.RoomFaultState)."""
+
+    start: float
+    extra_ach: float
+    heat_delivered: float
+    leak_w: float
+    hysteresis_k: float
+    start_loss_kwh: float
+    always_on: bool
+
+    def sensed(self, temperature: float, t: float) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Outdoor:
     """Outdoor conditions at one instant, computed once per substep for all rooms."""
@@ -118,6 +133,13 @@ class Room:
         self._pir_count = 0
         self._override: tuple[float, float] | None = None
         self._ventilation_hold: tuple[str, float] | None = None
+        self.hvac_on_s = 0.0
+        """Seconds the heater relay has been on: the duty cycle the fault detectors see."""
+        self.hvac_starts = 0
+        """Times the heater relay switched on."""
+        self.fault: RoomFault | None = None
+        """An injected fault (firmware_sim/faults.py); None keeps the room healthy and bit-identical."""
+        self._clock = 0.0
 
     def _draw_parameters(self, number: int, rng: random.Random) -> None:
         self.kind = MEETING if number % 4 == 0 else OFFICE
@@ -171,8 +193,11 @@ class Room:
         """Integrate from ``t0`` to ``t1`` with the inputs at ``t0``, then update at ``t1``."""
         dt = t1 - t0
         ach = self.ach_unoccupied + (self.ach_occupied - self.ach_unoccupied) * self.airflow_fraction
+        fault = self._active_fault(t0)
+        if fault is not None:
+            ach += fault.extra_ach
         ventilation_m3_s = ach * self.volume_m3 / HOUR_S
-        self._integrate_heat(dt, out0, ventilation_m3_s)
+        self._integrate_heat(dt, out0, ventilation_m3_s, fault)
         air_decay = math.exp(-ach * dt / HOUR_S)
         co2_ss = OUTDOOR_CO2_PPM + 1e6 * self.occupants * CO2_PER_PERSON_M3_S / ventilation_m3_s
         self.co2 = co2_ss + (self.co2 - co2_ss) * air_decay
@@ -180,6 +205,9 @@ class Room:
         self._vapour = vapour_ss + (self._vapour - vapour_ss) * air_decay
         if self.hvac_on:
             self.hvac_energy_kwh += self.hvac_power_kw * dt / HOUR_S
+            self.hvac_on_s += dt
+        if fault is not None:
+            self.hvac_energy_kwh += fault.leak_w / 1000.0 * dt / HOUR_S
         if self.lights_on:
             self.lighting_energy_kwh += self.lights_w / 1000.0 * dt / HOUR_S
         if self.occupants:
@@ -190,11 +218,14 @@ class Room:
         self.occupants = self.schedule.occupants(t1)
         self._update_discrete(t1, out1, was_occupied)
 
-    def _integrate_heat(self, dt: float, out: Outdoor, ventilation_m3_s: float) -> None:
+    def _integrate_heat(self, dt: float, out: Outdoor, ventilation_m3_s: float, fault: RoomFault | None) -> None:
         """Exact 1R1C step; ventilation air (no heat recovery) adds to the envelope's loss."""
         conductance = 1.0 / self.resistance_k_per_w + AIR_HEAT_CAPACITY_J_M3K * ventilation_m3_s
+        heater_w = self.hvac_power_kw * 1000.0 if self.hvac_on else 0.0
+        if fault is not None:
+            heater_w = heater_w * fault.heat_delivered + fault.leak_w
         gains = (
-            (self.hvac_power_kw * 1000.0 if self.hvac_on else 0.0)
+            heater_w
             + HEAT_PER_PERSON_W * self.occupants
             + (self.lights_w if self.lights_on else 0.0)
             + self.solar_aperture_m2 * out.illuminance / DAYLIGHT_EFFICACY
@@ -205,9 +236,11 @@ class Room:
 
     def _update_discrete(self, t: float, out: Outdoor, was_occupied: bool) -> None:
         """Thermostat, lights and the derived readings at the end of a substep."""
+        self._clock = t
         if self._override is not None and t >= self._override[1]:
             self._override = None
-        self.setpoint = self._override[0] if self._override else scheduled_setpoint(t)
+        programme = OCCUPIED_SETPOINT_C if self._in_programme(t) else SETBACK_SETPOINT_C
+        self.setpoint = self._override[0] if self._override else programme
         self._run_thermostat()
         if self._ventilation_hold is not None and t >= self._ventilation_hold[1]:
             self._ventilation_hold = None
@@ -225,12 +258,35 @@ class Room:
         self.humidity = min(100.0, max(0.0, rh))
 
     def _run_thermostat(self) -> None:
+        was_on = self.hvac_on
+        fault = self._active_fault(self._clock)
+        sensed = self.temperature if fault is None else fault.sensed(self.temperature, self._clock)
+        band = HYSTERESIS_K if fault is None else fault.hysteresis_k
         if not self.hvac_enabled:
             self.hvac_on = False
-        elif self.temperature < self.setpoint - HYSTERESIS_K:
+        elif sensed < self.setpoint - band:
             self.hvac_on = True
-        elif self.temperature > self.setpoint + HYSTERESIS_K:
+        elif sensed > self.setpoint + band:
             self.hvac_on = False
+        if self.hvac_on and not was_on:
+            self.hvac_starts += 1
+            if fault is not None:
+                self.hvac_energy_kwh += fault.start_loss_kwh
+
+    def _active_fault(self, t: float) -> RoomFault | None:
+        fault = self.fault
+        return fault if fault is not None and t >= fault.start else None
+
+    def _in_programme(self, t: float) -> bool:
+        fault = self._active_fault(t)
+        return True if fault is not None and fault.always_on else in_programme(t)
+
+    @property
+    def reported_temperature(self) -> float:
+        """What the room's temperature sensor (the thermostat's) reads: the true
+        temperature unless a sensor fault biases, drifts or freezes it."""
+        fault = self._active_fault(self._clock)
+        return self.temperature if fault is None else fault.sensed(self.temperature, self._clock)
 
     def override_setpoint(self, value: float, t: float) -> None:
         """A manual setpoint holds until the thermostat's next programme switch."""
@@ -262,7 +318,7 @@ class Room:
     def _airflow(self, t: float) -> float:
         if self._ventilation_hold is not None:
             return FAN_MODES[self._ventilation_hold[0]]
-        return 1.0 if in_programme(t) else 0.0
+        return 1.0 if self._in_programme(t) else 0.0
 
     def switch_lights(self, on: bool) -> None:
         """A wall switch or a smart bulb: people switch lights back on if they need them."""
@@ -281,6 +337,9 @@ class Building:
         self.weather = Weather(rng.getrandbits(32), start)
         self.rooms = [Room(i + 1, rng) for i in range(rooms)]
         self._by_id = {room.room_id: room for room in self.rooms}
+        self.twins: dict[str, Room] = {}
+        """Fault-free copies of faulty rooms, stepped under the same weather and
+        people (firmware_sim/faults.py): their energy is the counterfactual."""
         self._time: float | None = None
         self._outdoor: Outdoor | None = None
 
@@ -305,6 +364,8 @@ class Building:
             self._time, self._outdoor = float(t), self.outdoor(t)
             for room in self.rooms:
                 room.initialise(t, self._outdoor)
+            for twin in self.twins.values():
+                twin.initialise(t, self._outdoor)
             return
         if t < self._time:
             raise ValueError(f"the building cannot step backwards ({t} < {self._time})")
@@ -314,6 +375,8 @@ class Building:
             out1 = self.outdoor(t1)
             for room in self.rooms:
                 room.advance(t0, t1, out0, out1)
+            for twin in self.twins.values():
+                twin.advance(t0, t1, out0, out1)
             t0, out0 = t1, out1
         self._time, self._outdoor = t0, out0
 

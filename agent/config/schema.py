@@ -505,6 +505,70 @@ class WebConfig(Section):
     )
 
 
+NODE_TYPE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+def _positive(default: float, allowed: str) -> Any:
+    return setting(default, allowed=allowed, gt=0, allow_inf_nan=False)
+
+
+def _non_negative(default: float, allowed: str) -> Any:
+    return setting(default, allowed=allowed, ge=0, allow_inf_nan=False)
+
+
+class EnergyNodeTypeConfig(Section):
+    """One kind of light-harvesting node (docs/energy-harvesting.md); defaults are Ember's (SenSys 2020)."""
+
+    capacitance_f: float = _positive(1.5, "farads > 0")
+    v_max: float = _positive(5.5, "volts above v_restart: the capacitor is full")
+    v_cutoff: float = _positive(2.3, "volts > 0: the node browns out at or below this")
+    v_restart: float = _positive(3.0, "volts above v_cutoff: a browned-out node restarts above this")
+    v_initial: float = setting(
+        3.5, allowed="volts above v_cutoff, at most v_max: at the start of a simulation", gt=0, allow_inf_nan=False,
+        validate_default=True,
+    )
+    harvest_v: float = _positive(1.5, "volts > 0 of the harvester at harvest_ref_lux")
+    harvest_ua: float = _non_negative(33.3, "µA ≥ 0 of the harvester at harvest_ref_lux")
+    harvest_ref_lux: float = _positive(200.0, "lux > 0; harvest power is linear in lux through this point")
+    sleep_ua: float = _non_negative(3.45, "µA ≥ 0 drawn whenever the node is on")
+    pir_ua: float = _non_negative(102.0, "µA ≥ 0 of a PIR sensing burst")
+    pir_event_s: float = _non_negative(2.5, "seconds ≥ 0 of PIR burst per event")
+    radio_ua: float = _non_negative(65.0, "µA ≥ 0 of a report's first radio phase")
+    radio_s: float = _non_negative(11.0, "seconds ≥ 0 of a report's first radio phase")
+    radio_tx_ua: float = _non_negative(300.0, "µA ≥ 0 of a report's transmit phase")
+    radio_tx_s: float = _non_negative(5.0, "seconds ≥ 0 of a report's transmit phase")
+
+    @field_validator("v_initial")
+    @classmethod
+    def _voltages_ordered(cls, v_initial: float, info: ValidationInfo) -> float:
+        cutoff, restart, top = (info.data.get(k) for k in ("v_cutoff", "v_restart", "v_max"))
+        if None in (cutoff, restart, top):
+            return v_initial
+        if not (cutoff < restart < top and cutoff < v_initial <= top):
+            raise PydanticCustomError(
+                "voltage_order",
+                "need v_cutoff < v_restart < v_max and v_cutoff < v_initial ≤ v_max, got {cutoff}, {restart}, "
+                "{top}, {initial}",
+                {"cutoff": cutoff, "restart": restart, "top": top, "initial": v_initial},
+            )
+        return v_initial
+
+
+class EnergyHarvestingConfig(Section):
+    """Energy-budgeted sensing of light-harvesting nodes (docs/energy-harvesting.md)."""
+
+    policy_file: str | None = setting(
+        None, allowed="the path of a trained policy table, or leave the key out for the shipped one", min_length=1
+    )
+    decision_interval_s: float = setting(
+        3600.0, allowed="seconds 60–86400 between scheduling decisions", ge=60, le=86_400, allow_inf_nan=False
+    )
+    node_types: dict[Annotated[str, Field(pattern=NODE_TYPE_PATTERN)], EnergyNodeTypeConfig] = setting(
+        default_factory=lambda: {"ember": EnergyNodeTypeConfig()},
+        allowed="a mapping of node type name (lower-case letters, digits, _ and -) to its parameters",
+    )
+
+
 class Config(Section):
     """A whole edgewise configuration file."""
 
@@ -525,6 +589,7 @@ class Config(Section):
     actuation: ActuationConfig = setting(default_factory=ActuationConfig, allowed="a mapping")
     apps: AppsConfig = setting(default_factory=AppsConfig, allowed="a mapping")
     web: WebConfig = setting(default_factory=WebConfig, allowed="a mapping")
+    energy_harvesting: EnergyHarvestingConfig = setting(default_factory=EnergyHarvestingConfig, allowed="a mapping")
 
     @field_validator("web")
     @classmethod

@@ -128,6 +128,21 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_ts REAL
     );
     """,
+    # 5: detected faults ranked by wasted energy (agent/store/faults.py): one row
+    # per room and kind, updated when a later detection run sees it again.
+    """
+    CREATE TABLE faults (
+        id                INTEGER PRIMARY KEY,
+        room              TEXT NOT NULL,
+        kind              TEXT NOT NULL,
+        first_seen        REAL NOT NULL,  -- event time of the first flagged day
+        last_seen         REAL NOT NULL,  -- event time of the run that last confirmed it
+        waste_kwh_per_day REAL NOT NULL,
+        detectors         TEXT NOT NULL,  -- model, cluster, rules; comma-separated
+        evidence          TEXT NOT NULL,
+        UNIQUE (room, kind)
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -28,9 +28,11 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.ingest.reading import Reading
 from agent.store import audit, tokens
+from agent.store import faults as fault_rows
 from agent.store.audit import AuditRecord, Outcome, Override
 from agent.store.migrations import StoreError, migrate
 from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
+from agent.store.faults import FaultRow
 from agent.store.tokens import WebToken
 
 log = logging.getLogger(__name__)
@@ -509,6 +511,36 @@ class Store:
         """Revoke the active tokens whose hash starts with ``prefix``; return them."""
         with self._transaction() as conn:
             return tokens.revoke_tokens(conn, prefix, ts)
+
+    # -- detected faults (rows and SQL in agent/store/faults.py) -------------
+
+    @_locked
+    def save_faults(self, rows: Sequence[FaultRow], upstream_topic: str | None = None) -> list[FaultRow]:
+        """Store or update detected faults; a fault not seen before is also queued
+        upstream on ``upstream_topic`` as an alert, in the same transaction.
+        Returns the faults that were new."""
+        new: list[FaultRow] = []
+        added = dropped = 0
+        with self._transaction() as conn:
+            for row in rows:
+                stored, is_new = fault_rows.upsert_fault(conn, row)
+                if is_new:
+                    new.append(stored)
+                    if upstream_topic is not None:
+                        conn.execute(_INSERT_OUTBOX + "(?, ?, ?)", (upstream_topic, stored.item(), stored.last_seen))
+                        added += 1
+            if added:
+                dropped = self._enforce_bound(conn, self._outbox_size + added)
+        self._count_queued(added, dropped)
+        return new
+
+    @_locked
+    def faults(self) -> list[FaultRow]:
+        """Stored faults, most wasted energy first."""
+        try:
+            return fault_rows.select_faults(self._connection())
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
 
     def _queue_audit(self, conn: sqlite3.Connection, record: AuditRecord, topic: str | None) -> tuple[int, int]:
         """Add the record's upstream copy to the outbox; (rows added, rows dropped by the bound)."""

@@ -3,6 +3,7 @@
 ``<prefix>/<gateway_id>/availability``      retained ``online``/``offline`` (last will)
 ``<prefix>/<gateway_id>/readings/<device>`` JSON batches of readings, QoS 1
 ``<prefix>/<gateway_id>/audit``             JSON batches of audit records (docs/guardrails.md), QoS 1
+``<prefix>/<gateway_id>/faults``            JSON batches of new-fault alerts (docs/faults.md), QoS 1
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ def readings_topic(prefix: str, gateway_id: str, device: str) -> str:
 
 def audit_topic(prefix: str, gateway_id: str) -> str:
     return f"{prefix}/{gateway_id}/audit"
+
+
+def faults_topic(prefix: str, gateway_id: str) -> str:
+    return f"{prefix}/{gateway_id}/faults"
 
 
 def device_from_readings_topic(topic: str) -> str:

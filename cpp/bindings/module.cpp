@@ -7,6 +7,8 @@ namespace edgewise::bindings {
 void register_rolling(pybind11::module_& m);
 void register_features(pybind11::module_& m);
 void register_streaming(pybind11::module_& m);
+void register_faults(pybind11::module_& m);
+void register_energy(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -14,4 +16,6 @@ PYBIND11_MODULE(_core, m) {
     edgewise::bindings::register_rolling(m);
     edgewise::bindings::register_features(m);
     edgewise::bindings::register_streaming(m);
+    edgewise::bindings::register_faults(m);
+    edgewise::bindings::register_energy(m);
 }
