@@ -76,6 +76,7 @@ class Agent:
             config.gateway.database,
             outbox_max_rows=upstream.outbox_max_rows if upstream else 1_000_000,
         )
+        self.store.set_rooms({name: device.room for name, device in config.devices.items()})
         self.deduper = SequenceDeduper()
         self.deduper.load(self.store.recent_serial_seqs())
         self.store_thread = StoreThread()

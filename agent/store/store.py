@@ -17,7 +17,7 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,6 +270,17 @@ class Store:
                 "INSERT INTO devices (name, first_seen, available) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET available = excluded.available",
                 (device, ts, int(available)),
+            )
+
+    @_locked
+    def set_rooms(self, rooms: Mapping[str, str | None]) -> None:
+        """Write the configured room of each device (``devices.<name>.room``); a
+        device not seen yet is added, so the table lists the site as configured.
+        A device left out of the mapping keeps what it had."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO devices (name, room) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET room = excluded.room",
+                list(rooms.items()),
             )
 
     @_locked

@@ -13,6 +13,8 @@ async def test_every_reading_of_a_day_is_stored_exactly_once_and_forwarded() -> 
         await site.simulate(1.0)
         assert await site.settle()
         s = site.summary(wall_seconds=0.0)
+        rooms = {d.name: d.room for d in site.agent.store.devices()}
+    assert rooms["node-0002"] == "room02" and rooms["room03_thermostat"] == "room03"  # from the config
     assert s["readings_emitted"] > 3 * 288 * 6  # serial nodes alone, plus Zigbee devices
     assert s["readings_stored"] == s["readings_emitted"]
     assert s["duplicates_stored"] == 0

@@ -347,3 +347,15 @@ def test_devices_are_tracked_from_readings_and_availability(tmp_path: Path) -> N
             Device("zb-1", "zigbee", None, 100.0, 100.0, False),
             Device("zb-2", None, None, 180.0, None, True),
         ]
+
+
+def test_configured_rooms_are_written_and_ingest_keeps_them(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "gw.db") as store:
+        store.write_batch([reading(1.0, seq=1)], None, now=5.0)
+        store.set_rooms({"node-0001": "kitchen", "kitchen-thermostat": "kitchen", "spare": None})
+        store.write_batch([reading(2.0, seq=2)], None, now=6.0)
+        devices = {d.name: d for d in store.devices()}
+    assert devices["node-0001"].room == "kitchen"
+    assert (devices["node-0001"].source, devices["node-0001"].last_seen) == ("serial", 6.0)
+    assert devices["kitchen-thermostat"].room == "kitchen" and devices["kitchen-thermostat"].last_seen is None
+    assert devices["spare"].room is None
