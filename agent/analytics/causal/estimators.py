@@ -1,0 +1,116 @@
+"""Point estimates of the effect on the treated: DID, SC, SC with intercept, SDID.
+
+All four are the same weighted double difference with different weights
+(Arkhangelsky et al. 2021):
+
+    τ = (ȳ_treated,post − ω'·y_control,post) − (λ'·y_treated,pre − ω'·Y_control,pre·λ)
+
+* ``did``: uniform unit weights ω and uniform pre-period weights λ;
+* ``sc``: ω fitted to the treated pre-period path (no intercept, ζ ≈ 0), λ = 0
+  — the synthetic control's post-period gap;
+* ``sc-intercept`` (DIFP): ω fitted with an intercept (shapes, not levels),
+  uniform λ — synthetic control corrected by its pre-period level gap;
+* ``sdid``: ω with intercept and ζ_ω = (N_treated·T_post)^¼·σ̂, λ with
+  intercept and ζ_λ = 10⁻⁶·σ̂, where σ̂ is the standard deviation of the
+  controls' first differences in the pre-period.
+
+Weights come from :func:`~.frank_wolfe.simplex_weights` with the reference
+implementation's schedule: 100 iterations, drop weights below a quarter of the
+largest, then iterate to convergence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.analytics.causal.frank_wolfe import simplex_weights, sparsify
+from agent.analytics.causal.panel import Panel
+
+FIRST_PASS_ITERATIONS = 100
+MAX_ITERATIONS = 10_000
+TINY_ETA = 1e-6
+
+
+@dataclass(frozen=True)
+class Estimate:
+    method: str
+    estimate: float
+    unit_weights: np.ndarray
+    """ω over the control units, in the panel's order."""
+    time_weights: np.ndarray
+    """λ over the pre-treatment periods."""
+    n_units: int
+    n_treated: int
+    n_periods: int
+    n_pre: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"method": self.method, "estimate": self.estimate, "n_units": self.n_units,
+                "n_treated": self.n_treated, "n_periods": self.n_periods, "n_pre": self.n_pre}
+
+
+def did(panel: Panel) -> Estimate:
+    n0, t0 = panel.n_control, panel.n_pre
+    return _estimate("did", panel, np.full(n0, 1.0 / n0), np.full(t0, 1.0 / t0))
+
+
+def sc(panel: Panel) -> Estimate:
+    omega = _unit_weights(panel, TINY_ETA, intercept=False)
+    return _estimate("sc", panel, omega, np.zeros(panel.n_pre))
+
+
+def sc_intercept(panel: Panel) -> Estimate:
+    omega = _unit_weights(panel, TINY_ETA, intercept=True)
+    return _estimate("sc-intercept", panel, omega, np.full(panel.n_pre, 1.0 / panel.n_pre))
+
+
+def sdid(panel: Panel) -> Estimate:
+    eta_omega = (panel.n_treated * (panel.n_periods - panel.n_pre)) ** 0.25
+    return _estimate("sdid", panel, _unit_weights(panel, eta_omega, intercept=True), _time_weights(panel))
+
+
+METHODS: dict[str, Callable[[Panel], Estimate]] = {"did": did, "sc": sc, "sc-intercept": sc_intercept, "sdid": sdid}
+
+
+def noise_level(panel: Panel) -> float:
+    """σ̂: standard deviation of the controls' period-to-period changes before treatment."""
+    return float(np.std(np.diff(panel.y[: panel.n_control, : panel.n_pre], axis=1), ddof=1))
+
+
+def _collapsed(panel: Panel) -> np.ndarray:
+    """(controls + 1) × (pre + 1): controls' pre values and post mean; last row the treated mean."""
+    y, n0, t0 = panel.y, panel.n_control, panel.n_pre
+    top = np.column_stack([y[:n0, :t0], y[:n0, t0:].mean(axis=1)])
+    bottom = np.append(y[n0:, :t0].mean(axis=0), y[n0:, t0:].mean())
+    return np.vstack([top, bottom])
+
+
+def _fit(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, min_decrease: float) -> np.ndarray:
+    first = simplex_weights(a, b, zeta, intercept=intercept, min_decrease=min_decrease,
+                            max_iter=FIRST_PASS_ITERATIONS)
+    return simplex_weights(a, b, zeta, intercept=intercept, start=sparsify(first), min_decrease=min_decrease,
+                           max_iter=MAX_ITERATIONS)
+
+
+def _unit_weights(panel: Panel, eta: float, *, intercept: bool) -> np.ndarray:
+    sigma = noise_level(panel)
+    yc = _collapsed(panel)
+    pre = yc[:, : panel.n_pre].T  # periods × (controls + treated mean)
+    return _fit(pre[:, :-1], pre[:, -1], eta * sigma, intercept, 1e-5 * sigma)
+
+
+def _time_weights(panel: Panel) -> np.ndarray:
+    sigma = noise_level(panel)
+    controls = _collapsed(panel)[: panel.n_control]
+    return _fit(controls[:, :-1], controls[:, -1], TINY_ETA * sigma, True, 1e-5 * sigma)
+
+
+def _estimate(method: str, panel: Panel, omega: np.ndarray, lam: np.ndarray) -> Estimate:
+    n1, t1 = panel.n_treated, panel.n_periods - panel.n_pre
+    unit = np.append(-omega, np.full(n1, 1.0 / n1))
+    time = np.append(-lam, np.full(t1, 1.0 / t1))
+    tau = float(unit @ panel.y @ time)
+    return Estimate(method, tau, omega, lam, panel.n_units, n1, panel.n_periods, panel.n_pre)
