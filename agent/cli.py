@@ -74,12 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration file to find the database in (default /etc/edgewise/edgewise.yaml)")
     faults.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
     faults.set_defaults(func=_cmd_faults)
+
+    savings = sub.add_parser("savings", help="estimate what a measure saved from a panel (DID, SC, SDID) with SEs")
+    savings.add_argument("panel", type=Path, metavar="PANEL.csv", help="long format: one row per unit and period")
+    savings.add_argument("--unit", required=True, metavar="COL", help="column naming the unit (building, zone, meter)")
+    savings.add_argument("--time", required=True, metavar="COL", help="column naming the period")
+    savings.add_argument("--outcome", required=True, metavar="COL", help="column with the outcome, e.g. kWh")
+    savings.add_argument("--treated", required=True, metavar="COL", help="column, 1 where the measure is in place")
+    savings.add_argument("--method", default="all", choices=["did", "sc", "sc-intercept", "sdid", "all"],
+                         help="estimator (default all); mc and trop are not built yet")
+    savings.add_argument("--se", default="placebo", choices=["placebo", "bootstrap", "jackknife"],
+                         help="standard error (default placebo, the only one valid with one treated unit)")
+    savings.add_argument("--reps", type=int, default=200, help="placebo/bootstrap replications (default 200)")
+    savings.add_argument("--seed", type=int, default=0, help="seed of the replications (default 0)")
+    savings.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
+    savings.set_defaults(func=_cmd_savings)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args))
+
+
+def _cmd_savings(args: argparse.Namespace) -> int:
+    from agent.analytics.causal.cli import SavingsOptions, savings_main
+
+    return savings_main(SavingsOptions(args.panel, args.unit, args.time, args.outcome, args.treated, args.method,
+                                       args.se, args.reps, args.seed, args.json))
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
