@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from agent.store.query import filtered_select
+
 
 class Origin(StrEnum):
     """Who asked for a command."""
@@ -213,20 +215,8 @@ def select_audit(
     limit: int | None = None,
 ) -> list[AuditRecord]:
     """Audit rows in the order they were written; ``since`` <= ts <= ``until``."""
-    clauses: list[str] = []
-    params: list[object] = []
     filters = (("ts >= ?", since), ("ts <= ?", until), ("device = ?", device), ("zone = ?", zone), ("app = ?", app))
-    for clause, value in filters:
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    sql = f"SELECT id, {_AUDIT_COLUMNS} FROM audit"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    sql += " ORDER BY id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
+    sql, params = filtered_select(f"SELECT id, {_AUDIT_COLUMNS} FROM audit", filters, "id", limit)
     return [_audit_row(row) for row in conn.execute(sql, params).fetchall()]
 
 
@@ -286,18 +276,9 @@ def select_overrides(
     conn: sqlite3.Connection, *, zone: str | None = None, active_at: float | None = None
 ) -> list[Override]:
     """Overrides oldest first; with ``active_at`` only those in force at that event time."""
-    sql = f"SELECT {_OVERRIDE_COLUMNS} FROM overrides"
-    clauses: list[str] = []
-    params: list[object] = []
-    if zone is not None:
-        clauses.append("zone = ?")
-        params.append(zone)
-    if active_at is not None:
-        clauses.append("cleared_ts IS NULL AND expires_ts > ?")
-        params.append(active_at)
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+    filters = (("zone = ?", zone), ("cleared_ts IS NULL AND expires_ts > ?", active_at))
+    sql, params = filtered_select(f"SELECT {_OVERRIDE_COLUMNS} FROM overrides", filters, "id")
+    rows = conn.execute(sql, params).fetchall()
     return [
         Override(str(z), str(a), decode_value(v), float(s), float(e), str(b), int(i),
                  None if c is None else float(c), None if cb is None else str(cb))

@@ -32,6 +32,7 @@ from agent.store import faults as fault_rows
 from agent.store.audit import AuditRecord, Outcome, Override
 from agent.store.migrations import StoreError, migrate
 from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
+from agent.store.query import filtered_select
 from agent.store.faults import FaultRow
 from agent.store.tokens import WebToken
 
@@ -326,20 +327,10 @@ class Store:
         limit: int | None = None,
     ) -> list[Reading]:
         """Stored readings ordered by ts (then storage order); ``since`` <= ts <= ``until``."""
-        clauses: list[str] = []
-        params: list[object] = []
         filters = (("device = ?", device), ("channel = ?", channel), ("ts >= ?", since), ("ts <= ?", until))
-        for clause, value in filters:
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        sql = "SELECT device, channel, ts, value, unit, source, seq FROM readings"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY ts, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = filtered_select(
+            "SELECT device, channel, ts, value, unit, source, seq FROM readings", filters, "ts, id", limit
+        )
         return [Reading(*row) for row in self._query(sql, params)]
 
     @_locked

@@ -143,6 +143,8 @@ class OccupancyControl:
         self._fields: dict[str, dict[str, object]] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._failed: dict[tuple[str, str], _Failed] = {}
+        self._start_cache: tuple[float, float | None] = (0.0, None)
+        """(event time searched from, next scheduled start found)."""
         self._closed = False
         self.requests = 0
         self.decisions = 0
@@ -203,12 +205,13 @@ class OccupancyControl:
         room.occupied = occupied
         if occupied:
             room.last_occupied_ts = now
+        scheduled = self._schedule.occupied(now)
         view = RoomView(
             now=now,
             occupied=occupied,
             last_occupied_ts=room.last_occupied_ts,
-            scheduled=self._schedule.occupied(now),
-            next_scheduled_start=self._next_start(now),
+            scheduled=scheduled,
+            next_scheduled_start=self._next_start(now, scheduled),
             temperature=room.temperature,
             co2=room.co2,
             fan_mode=self._reported(room.fans[0].device, FAN_MODE) if room.fans else None,
@@ -266,10 +269,22 @@ class OccupancyControl:
     def _reported(self, device: str, attribute: str) -> object | None:
         return self._fields.get(device, {}).get(attribute)
 
-    def _next_start(self, now: float) -> float | None:
-        """The next moment the schedule turns occupied, on a 5-minute grid, within 12 h."""
-        if self._schedule.occupied(now):
+    def _next_start(self, now: float, scheduled: bool) -> float | None:
+        """The next moment the schedule turns occupied, on a 5-minute grid, within 12 h.
+
+        Every room reports every few minutes and all share one schedule, so a
+        start found stays the answer until it passes: searched once, not per report.
+        """
+        if scheduled:
             return None
+        found_at, start = self._start_cache
+        if start is not None and found_at <= now < start:
+            return start
+        start = self._search_start(now)
+        self._start_cache = (now, start)
+        return start
+
+    def _search_start(self, now: float) -> float | None:
         t = now - now % SCHEDULE_STEP_S
         end = now + SCHEDULE_LOOKAHEAD_S
         while t <= end:
