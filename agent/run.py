@@ -7,9 +7,10 @@ import logging
 import signal
 import sys
 
-from agent.apps.occupancy.control import ModelError
+from agent.apps.errors import AppSetupError
 from agent.clock import WallClock
 from agent.config import Config, ConfigError, load_config
+from agent.gc_tuning import tune_garbage_collection
 from agent.service import Agent
 from agent.systemd import configure_logging
 
@@ -36,8 +37,9 @@ async def _serve(config: Config, config_path: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         agent = Agent(config, WallClock())
-    except ModelError as exc:
+    except AppSetupError as exc:
         print(f"{config_path}: {exc}", file=sys.stderr)
         return 2
+    tune_garbage_collection()
     await agent.run(stop)
     return 0

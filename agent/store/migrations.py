@@ -143,6 +143,15 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (room, kind)
     );
     """,
+    # 6: readings wait for upstream in their own table, after a cursor
+    # (agent/store/forwarding.py).  Readings an older edgewise already queued in
+    # the outbox table stay there and are forwarded from it; the cursor starts
+    # after them, so none goes twice.
+    """
+    INSERT INTO meta (key, value)
+    SELECT 'upstream_cursor', COALESCE(MAX(id), 0) FROM readings WHERE true
+    ON CONFLICT (key) DO NOTHING;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

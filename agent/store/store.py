@@ -1,6 +1,8 @@
-"""The gateway's durable memory: readings, devices, events and the upstream outbox.
+"""The gateway's durable memory: readings, devices, events and what waits to go upstream.
 
-One SQLite file, standard library only.  Every call is one short transaction;
+One SQLite file, standard library only.  Readings wait for upstream in their
+own table, after a cursor (agent/store/forwarding.py); audit records and fault
+alerts wait in the ``outbox`` table.  Every call is one short transaction;
 the writer batches readings so that one transaction (and one fsync) covers many
 of them.  The agent makes its hot-path calls (batch commits, outbox reads and
 deletes) on one dedicated :class:`StoreThread`, so SQLite's disk waits never
@@ -27,13 +29,14 @@ from types import TracebackType
 from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.ingest.reading import Reading
-from agent.store import audit, tokens
+from agent.store import audit, forwarding, tokens
 from agent.store import faults as fault_rows
 from agent.store.audit import AuditRecord, Outcome, Override
 from agent.store.migrations import StoreError, migrate
 from agent.store.outbox_chunks import CHUNKS_SQL, OutboxChunk, OutboxRow, chunk_rows, in_order, joined_ids
 from agent.store.query import filtered_select
 from agent.store.faults import FaultRow
+from agent.store.forwarding import ReadingChunk
 from agent.store.tokens import WebToken
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ _DROPPED_KEY = "outbox_dropped_total"
 
 _INSERT_READINGS = "INSERT OR IGNORE INTO readings (device, channel, ts, value, unit, source, seq, received_ts) VALUES "
 _INSERT_OUTBOX = "INSERT INTO outbox (topic, item, created_ts) VALUES "
+_OUTBOX_ROWS = "SELECT COUNT(*) FROM outbox"
 ROWS_PER_STATEMENT = 1024
 """Most rows one multi-row INSERT or DELETE carries (fewer if SQLite allows fewer parameters).
 
@@ -65,7 +69,6 @@ _PRUNE_SEQS = (
     " SELECT rowid FROM serial_seqs WHERE device = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)"
 )
 
-Outbox = Sequence["tuple[str, str] | None"]
 EventRow = tuple[float, str, str, object]
 
 _P = ParamSpec("_P")
@@ -122,8 +125,9 @@ class WriteResult:
     duplicates: int
     """Readings already stored (same device, channel and ts), ignored."""
     outbox_added: int
+    """Readings now waiting to go upstream (the inserted ones, when forwarding)."""
     outbox_dropped: int
-    """Oldest outbox rows deleted to keep the outbox within its bound."""
+    """Oldest waiting items given up to keep the upstream backlog within its bound."""
 
 
 
@@ -159,7 +163,9 @@ class Store:
         self._conn: sqlite3.Connection | None = conn
         # Reentrant: public methods call each other (e.g. via _query).
         self._lock = threading.RLock()
-        self._outbox_size = int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        self._records = int(conn.execute(_OUTBOX_ROWS).fetchone()[0])
+        """Rows in the outbox table: audit records and fault alerts."""
+        self._forward = forwarding.load(conn)
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (_DROPPED_KEY,)).fetchone()
         self._dropped_total = int(row[0]) if row else 0
 
@@ -212,50 +218,74 @@ class Store:
     def write_batch(
         self,
         readings: Sequence[Reading],
-        outbox: Outbox | None = None,
         events: Sequence[EventRow] = (),
         *,
         now: float,
+        forward: bool = False,
     ) -> WriteResult:
         """Store one batch in one transaction; return what happened.
 
-        ``outbox`` is parallel to ``readings``: ``outbox[i]`` is the
-        ``(topic, item_json)`` to forward for ``readings[i]``, or ``None``.  An
-        empty ``outbox`` means nothing is forwarded.  Only readings actually
-        inserted get an outbox row, so a duplicate never goes upstream twice.
-        When the outbox then exceeds ``outbox_max_rows`` its oldest rows are
-        dropped (they stay in ``readings``; only their upstream copy is lost).
+        With ``forward`` the readings inserted join the upstream backlog (a
+        duplicate, not inserted, never goes upstream twice); when the backlog
+        then exceeds ``outbox_max_rows`` its oldest readings are given up (they
+        stay stored; only their upstream copy is lost).  Without ``forward``
+        nothing stored so far waits for upstream: a gateway without an upstream
+        broker keeps no backlog.
         """
-        forward = _check_batch(readings, outbox)
+        _check_batch(readings)
+        state = self._forward_copy()
         with self._transaction() as conn:
-            newest_before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM readings").fetchone()[0]
             rows = [(r.device, r.channel, r.ts, r.value, r.unit, r.source, r.seq, now) for r in readings]
             inserted = _insert_rows(conn, _INSERT_READINGS, rows)
-            added = 0
-            if forward is not None and inserted:
-                added = _add_outbox(conn, readings, forward, inserted, newest_before, now)
             _upsert_devices(conn, readings, now)
             _remember_seqs(conn, readings, now)
             _insert_events(conn, events)
-            dropped = self._enforce_bound(conn, self._outbox_size + added)
-        self._outbox_size += added - dropped
-        self._dropped_total += dropped
+            added = dropped = 0
+            if forward:
+                added = inserted
+                state.waiting += inserted
+                dropped, records_dropped = self._enforce_bound(conn, state, self._records)
+            else:
+                forwarding.skip_all(conn, state)
+        self._forward = state
+        if forward:
+            self._count_dropped(dropped, records_dropped)
         return WriteResult(inserted, len(readings) - inserted, added, dropped)
 
-    def _enforce_bound(self, conn: sqlite3.Connection, size: int) -> int:
-        """Drop the oldest outbox rows beyond the bound; persist the running total."""
-        overflow = size - self.outbox_max_rows
+    def _forward_copy(self) -> forwarding.ForwardState:
+        """The forwarding state to change in a transaction; it replaces ours only after the commit."""
+        f = self._forward
+        return forwarding.ForwardState(f.cursor, set(f.ahead), f.waiting)
+
+    def _enforce_bound(
+        self, conn: sqlite3.Connection, state: forwarding.ForwardState, records: int
+    ) -> tuple[int, int]:
+        """Keep the backlog (waiting readings plus outbox rows) within the bound.
+
+        Readings are given up first, oldest first: audit records and fault alerts
+        are few and each matters.  Persists the running total; returns how many
+        items were given up and how many of them were outbox rows.
+        """
+        overflow = state.waiting + records - self.outbox_max_rows
         if overflow <= 0:
-            return 0
-        dropped = conn.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (overflow,)
-        ).rowcount
+            return 0, 0
+        readings = forwarding.drop_oldest(conn, state, overflow)
+        rows = 0
+        if overflow > readings:
+            rows = conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (overflow - readings,)
+            ).rowcount
         conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (_DROPPED_KEY, self._dropped_total + dropped),
+            (_DROPPED_KEY, self._dropped_total + readings + rows),
         )
-        return dropped
+        return readings + rows, rows
+
+    def _count_dropped(self, dropped: int, records_dropped: int) -> None:
+        """After the commit: keep the in-memory totals true."""
+        self._records -= records_dropped
+        self._dropped_total += dropped
 
     @_locked
     def log_event(self, ts: float, kind: str, subject: str, detail: object) -> None:
@@ -295,7 +325,7 @@ class Store:
             for start, stop in _chunks(len(params), _rows_per_statement(conn, 1)):
                 sql = f"DELETE FROM outbox WHERE id IN ({','.join('?' * (stop - start))})"
                 deleted += conn.execute(sql, params[start:stop]).rowcount
-        self._outbox_size -= deleted
+        self._records -= deleted
         return deleted
 
     # -- reading -------------------------------------------------------------
@@ -388,21 +418,49 @@ class Store:
             deleted = conn.execute(
                 "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (joined_ids(chunks),)
             ).rowcount
-        self._outbox_size -= deleted
+        self._records -= deleted
         return deleted
 
+    @_locked
+    def reading_chunks(self, limit: int, chunk_size: int) -> list[ReadingChunk]:
+        """The oldest ``limit`` readings waiting for upstream, as per-device chunks of at most
+        ``chunk_size``, oldest chunk first; they wait until :meth:`readings_forwarded`."""
+        try:
+            conn = self._connection()
+            found = forwarding.chunks(conn, self._forward, limit, chunk_size)
+            if forwarding.in_order(found):
+                return found
+            log.warning("upstream: SQLite aggregated readings out of order; sending them one per message")
+            return forwarding.chunks(conn, self._forward, limit, 1)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    @_locked
+    def readings_forwarded(self, chunks: Sequence[ReadingChunk]) -> int:
+        """Mark the readings of acknowledged chunks as forwarded; return how many were waiting."""
+        ids = [i for chunk in chunks for i in chunk.id_list()]
+        state = self._forward_copy()
+        with self._transaction() as conn:
+            done = forwarding.acknowledge(conn, state, ids)
+        self._forward = state
+        return done
+
+    def readings_waiting(self) -> int:
+        """Stored readings not yet forwarded upstream (not locked, as :meth:`outbox_size`)."""
+        return self._forward.waiting
+
     def outbox_size(self) -> int:
-        """Rows waiting to go upstream (kept in memory: the publisher asks often).
+        """Items waiting to go upstream: readings and outbox rows (kept in memory: the publisher asks often).
 
         Deliberately not locked: the counter only changes under the lock, right
         after the transaction that changed the table, and reading one attribute
         is atomic; waiting here for a commit's fsync would stall the event loop.
         """
-        return self._outbox_size
+        return self._forward.waiting + self._records
 
     @property
     def outbox_dropped_total(self) -> int:
-        """Outbox rows ever dropped by the bound, across restarts (not locked, as :meth:`outbox_size`)."""
+        """Waiting items ever given up by the bound, across restarts (not locked, as :meth:`outbox_size`)."""
         return self._dropped_total
 
     @_locked
@@ -522,7 +580,8 @@ class Store:
         upstream on ``upstream_topic`` as an alert, in the same transaction.
         Returns the faults that were new."""
         new: list[FaultRow] = []
-        added = dropped = 0
+        added = 0
+        dropped = (0, 0)
         with self._transaction() as conn:
             for row in rows:
                 stored, is_new = fault_rows.upsert_fault(conn, row)
@@ -531,9 +590,10 @@ class Store:
                     if upstream_topic is not None:
                         conn.execute(_INSERT_OUTBOX + "(?, ?, ?)", (upstream_topic, stored.item(), stored.last_seen))
                         added += 1
+            state = self._forward_copy()
             if added:
-                dropped = self._enforce_bound(conn, self._outbox_size + added)
-        self._count_queued(added, dropped)
+                dropped = self._enforce_bound(conn, state, self._records + added)
+        self._count_queued(added, dropped, state)
         return new
 
     @_locked
@@ -544,18 +604,23 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path!r}: {exc}") from exc
 
-    def _queue_audit(self, conn: sqlite3.Connection, record: AuditRecord, topic: str | None) -> tuple[int, int]:
-        """Add the record's upstream copy to the outbox; (rows added, rows dropped by the bound)."""
+    def _queue_audit(
+        self, conn: sqlite3.Connection, record: AuditRecord, topic: str | None
+    ) -> tuple[int, tuple[int, int], forwarding.ForwardState]:
+        """Add the record's upstream copy to the outbox: (rows added, what the bound
+        gave up, the forwarding state to keep after the commit)."""
+        state = self._forward_copy()
         if topic is None:
-            return 0, 0
+            return 0, (0, 0), state
         created = record.outcome_ts if record.outcome_ts is not None else record.ts
         conn.execute(_INSERT_OUTBOX + "(?, ?, ?)", (topic, record.item(), created))
-        return 1, self._enforce_bound(conn, self._outbox_size + 1)
+        return 1, self._enforce_bound(conn, state, self._records + 1), state
 
-    def _count_queued(self, added: int, dropped: int) -> None:
-        """After the commit, as :meth:`write_batch` does: keep the in-memory outbox counters true."""
-        self._outbox_size += added - dropped
-        self._dropped_total += dropped
+    def _count_queued(self, added: int, dropped: tuple[int, int], state: forwarding.ForwardState) -> None:
+        """After the commit, as :meth:`write_batch` does: keep the in-memory backlog counters true."""
+        self._forward = state
+        self._records += added
+        self._count_dropped(*dropped)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -600,7 +665,7 @@ def _configure(conn: sqlite3.Connection, where: str) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _check_batch(readings: Sequence[Reading], outbox: Outbox | None) -> Outbox | None:
+def _check_batch(readings: Sequence[Reading]) -> None:
     """Reject what SQLite would turn into a failed batch, before the transaction.
 
     SQLite stores NaN as NULL, which the NOT NULL columns refuse; one bad reading
@@ -609,44 +674,6 @@ def _check_batch(readings: Sequence[Reading], outbox: Outbox | None) -> Outbox |
     for r in readings:
         if not (math.isfinite(r.ts) and math.isfinite(r.value)):
             raise ValueError(f"reading {r.point} has a non-finite ts or value ({r.ts!r}, {r.value!r})")
-    if not outbox:
-        return None
-    if len(outbox) != len(readings):
-        raise ValueError(
-            f"outbox has {len(outbox)} entries for {len(readings)} readings; they must be parallel"
-        )
-    return outbox
-
-
-def _add_outbox(
-    conn: sqlite3.Connection,
-    readings: Sequence[Reading],
-    forward: Outbox,
-    inserted: int,
-    newest_before: int,
-    now: float,
-) -> int:
-    """Queue the outbox items of the readings this batch actually inserted.
-
-    Rows with an id above the pre-batch maximum are ours; within a batch only the
-    first copy of a reading can have been inserted.
-    """
-    if inserted == len(readings):
-        fresh = None
-    else:
-        fresh = set(conn.execute("SELECT device, channel, ts FROM readings WHERE id > ?", (newest_before,)))
-    rows = []
-    for reading, entry in zip(readings, forward):
-        if fresh is not None:
-            key = (reading.device, reading.channel, reading.ts)
-            if key not in fresh:
-                continue
-            fresh.discard(key)
-        if entry is not None:
-            rows.append((entry[0], entry[1], now))
-    if rows:
-        _insert_rows(conn, _INSERT_OUTBOX, rows)
-    return len(rows)
 
 
 def _insert_rows(

@@ -8,71 +8,18 @@ batch committed, so nothing is acknowledged before it is durable.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from collections.abc import Callable
 
 from agent.clock import Clock
 from agent.ingest.item import IngestItem
 from agent.ingest.reading import Reading
 from agent.store import Store, StoreThread
-from agent.store.store import Outbox, WriteResult
-from agent.upstream.topics import readings_topic
+from agent.store.store import WriteResult
 
 log = logging.getLogger(__name__)
 
 _Event = tuple[float, str, str, dict[str, object]]
-
-
-def reading_item(reading: Reading) -> str:
-    """The JSON object a reading becomes upstream."""
-    return json.dumps(
-        {"point": reading.point, "ts": reading.ts, "value": reading.value, "unit": reading.unit},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-class OutboxEncoder:
-    """Upstream topic and JSON item of each reading, exactly as :func:`reading_item`
-    writes them, with the parts that depend only on the point encoded once.
-
-    A gateway has hundreds of points but forwards every reading of them; a
-    ``json.dumps`` per reading was a third of the store writer's time.
-    """
-
-    MAX_CACHED_POINTS = 10_000
-    """A device inventing field names must not grow the cache without bound."""
-
-    def __init__(self, prefix: str, gateway_id: str) -> None:
-        self._prefix = prefix
-        self._gateway_id = gateway_id
-        self._parts: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-
-    def encode(self, r: Reading) -> tuple[str, str]:
-        key = (r.device, r.channel, r.unit)
-        parts = self._parts.get(key)
-        if parts is None:
-            parts = self._point_parts(r)
-        topic, head, tail = parts
-        return topic, f"{head}{_json_number(r.ts)},\"value\":{_json_number(r.value)}{tail}"
-
-    def _point_parts(self, r: Reading) -> tuple[str, str, str]:
-        if len(self._parts) >= self.MAX_CACHED_POINTS:
-            self._parts.clear()
-        head = '{"point":' + json.dumps(r.point, ensure_ascii=False) + ',"ts":'
-        tail = ',"unit":' + json.dumps(r.unit, ensure_ascii=False) + "}"
-        parts = (readings_topic(self._prefix, self._gateway_id, r.device), head, tail)
-        self._parts[(r.device, r.channel, r.unit)] = parts
-        return parts
-
-
-def _json_number(x: float) -> str:
-    """What ``json.dumps`` writes for ``x``, without its per-call overhead."""
-    if type(x) is float and math.isfinite(x):
-        return float.__repr__(x)
-    return json.dumps(x)
 
 
 class StoreWriter:
@@ -90,8 +37,7 @@ class StoreWriter:
         thread: StoreThread,
         batch_max: int,
         flush_interval_s: float,
-        upstream_prefix: str | None,
-        gateway_id: str,
+        forward: bool,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
@@ -99,7 +45,7 @@ class StoreWriter:
         self._thread = thread
         self._batch_max = batch_max
         self._flush_interval = flush_interval_s
-        self._encoder = OutboxEncoder(upstream_prefix, gateway_id) if upstream_prefix is not None else None
+        self._forward = forward
         self._on_committed = on_committed
         self._queue: asyncio.Queue[IngestItem | None] = asyncio.Queue()
         self.readings_stored = 0
@@ -172,10 +118,9 @@ class StoreWriter:
     async def _commit(self, batch: list[IngestItem]) -> None:
         """Commit one batch on the store thread, then (and only then) ack and wake upstream."""
         readings = [r for item in batch for r in item.readings]
-        outbox = self._outbox_items(readings)
         now = self._clock.now()
         events = [(now, kind, subject, detail) for item in batch for kind, subject, detail in item.events]
-        result = await self._thread.call(_write, self._store, readings, outbox, events, now)
+        result = await self._thread.call(_write, self._store, readings, events, now, self._forward)
         self.readings_stored += len(readings)
         self.pending -= len(readings)
         self.batches += 1
@@ -197,18 +142,10 @@ class StoreWriter:
                 self.outbox_dropped,
             )
 
-    def _outbox_items(self, readings: list[Reading]) -> list[tuple[str, str]]:
-        if self._encoder is None:
-            return []
-        encode = self._encoder.encode
-        return [encode(r) for r in readings]
 
-
-def _write(
-    store: Store, readings: list[Reading], outbox: Outbox, events: list[_Event], now: float
-) -> WriteResult:
+def _write(store: Store, readings: list[Reading], events: list[_Event], now: float, forward: bool) -> WriteResult:
     """One batch's store work, run on the store thread: the batch, then availability."""
-    result = store.write_batch(readings, outbox, events, now=now)
+    result = store.write_batch(readings, events, now=now, forward=forward)
     for _, kind, subject, detail in events:
         if kind == "availability":
             store.set_availability(subject, bool(detail.get("online")), now)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from agent.transports.backoff import Backoff
+from agent.transports.buffered_socket import buffer_reads
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def make_client(
     """
     if persistent and not identifier:
         raise ValueError("a persistent MQTT session needs a fixed client identifier")
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         address.host,
         address.port,
         username=address.username,
@@ -78,6 +79,8 @@ def make_client(
         queue_type=queue_type,
         logger=client_logger(),
     )
+    buffer_reads(client)
+    return client
 
 
 async def run_connected(

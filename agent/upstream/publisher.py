@@ -1,11 +1,15 @@
-"""Publish the outbox upstream, deleting rows only after the broker acknowledged them.
+"""Publish the upstream backlog, marking items done only after the broker acknowledged them.
 
-Delivery is at least once: a reading leaves the outbox only after its message's
-PUBACK (QoS 1) arrives, so a connection lost between the broker receiving a
-message and us seeing its PUBACK means it is sent again.  Upstream consumers
-deduplicate by (point, ts).  Order per device is kept: rows are read in outbox
-order, each topic's messages are published one after another, and only the
-acknowledged prefix of a topic is deleted.
+Two sources wait in the store: readings after the forwarding cursor
+(agent/store/forwarding.py) and the outbox table's rows (audit records, fault
+alerts, and readings an older edgewise queued there).  Outbox rows go first.
+
+Delivery is at least once: an item is done only after its message's PUBACK
+(QoS 1) arrives, so a connection lost between the broker receiving a message
+and us seeing its PUBACK means it is sent again.  Upstream consumers
+deduplicate by (point, ts).  Order per device is kept: items are read oldest
+first, each topic's messages are published one after another, and only the
+acknowledged prefix of a topic is marked done.
 """
 
 from __future__ import annotations
@@ -14,33 +18,51 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import aiomqtt
 
 from agent.store import OutboxChunk, Store, StoreThread
+from agent.store.forwarding import ReadingChunk
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client, run_connected
-from agent.upstream.topics import availability_topic, device_from_readings_topic
+from agent.upstream.topics import availability_topic, device_from_readings_topic, readings_topic
 
 log = logging.getLogger(__name__)
 
 WINDOW_CHUNKS = 20
-"""Outbox rows read per round, in chunks of ``batch_size``."""
+"""Items read per round, in chunks of ``batch_size``."""
 
 
 def is_readings_chunk(chunk: OutboxChunk) -> bool:
     return "/readings/" in chunk.topic
 
 
+def readings_payload(gateway_id: str, device: str, items: str) -> str:
+    """The upstream message of one device's readings, oldest first."""
+    return f'{{"gateway":{json.dumps(gateway_id)},"device":{json.dumps(device)},"readings":[{items}]}}'
+
+
 def chunk_payload(chunk: OutboxChunk, gateway_id: str) -> str:
-    """The upstream message of one chunk, oldest item first: gateway, device and its
-    ``readings``; or, on other topics (audit), gateway and the ``records``."""
-    gateway = json.dumps(gateway_id)
+    """The upstream message of one outbox chunk, oldest item first: on a readings
+    topic as :func:`readings_payload`; on other topics (audit, faults), gateway
+    and the ``records``."""
     if is_readings_chunk(chunk):
-        device = json.dumps(device_from_readings_topic(chunk.topic))
-        return f'{{"gateway":{gateway},"device":{device},"readings":[{chunk.items}]}}'
-    return f'{{"gateway":{gateway},"records":[{chunk.items}]}}'
+        return readings_payload(gateway_id, device_from_readings_topic(chunk.topic), chunk.items)
+    return f'{{"gateway":{json.dumps(gateway_id)},"records":[{chunk.items}]}}'
+
+
+_Chunk = OutboxChunk | ReadingChunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    payload: str
+    count: int
+    readings: bool
+    chunk: _Chunk
 
 
 class UpstreamPublisher:
@@ -70,6 +92,7 @@ class UpstreamPublisher:
         self._linger_s = linger_s
         self._backoff = backoff
         self._client_id = client_id or f"edgewise-{gateway_id}-upstream"
+        self._prefix = prefix
         self._availability = availability_topic(prefix, gateway_id)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -77,11 +100,11 @@ class UpstreamPublisher:
         self.published_messages = 0
         self.published_readings = 0
         self.published_records = 0
-        """Non-reading items (audit records) published and acknowledged."""
+        """Non-reading items (audit records, fault alerts) published and acknowledged."""
         self.on_connection_change: Callable[[bool], None] | None = None
 
     def notify(self) -> None:
-        """Tell the publisher new rows are in the outbox."""
+        """Tell the publisher new items wait in the store."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -139,43 +162,64 @@ class UpstreamPublisher:
                 await asyncio.wait_for(self._wake.wait(), remaining)
 
     async def _publish_some(self, client: aiomqtt.Client) -> bool:
-        """Publish one window of the outbox; False when it was empty.
+        """Publish one window of the backlog, outbox rows first; False when there was none.
 
-        Topics (devices) are published concurrently, each topic's chunks one
-        after another, so a consumer sees every device's readings in order even
-        when the connection drops halfway: a topic stops at its first failure
-        and resumes from there on the next connection.  Outbox reads and deletes
-        run on the store thread, queued behind the writer's commits.
+        Reads and acknowledgements run on the store thread, queued behind the
+        writer's commits.
         """
-        chunks = await self._thread.call(self._store.outbox_chunks, self._window, self._batch_size)
-        if not chunks:
-            return False
-        by_topic: dict[str, list[OutboxChunk]] = {}
-        for chunk in chunks:
-            by_topic.setdefault(chunk.topic, []).append(chunk)
-        results = await asyncio.gather(*(self._publish_topic(client, chunks) for chunks in by_topic.values()))
-        done = [chunk for acked, _ in results for chunk in acked]
-        if done:
-            await self._thread.call(self._store.outbox_delete_chunks, done)
+        records = await self._thread.call(self._store.outbox_chunks, self._window, self._batch_size)
+        if records:
+            messages = [
+                _Message(c.topic, chunk_payload(c, self._gateway_id), c.count, is_readings_chunk(c), c) for c in records
+            ]
+            await self._publish_window(client, messages, self._store.outbox_delete_chunks)
+            return True
+        readings = await self._thread.call(self._store.reading_chunks, self._window, self._batch_size)
+        if readings:
+            messages = [self._readings_message(c) for c in readings]
+            await self._publish_window(client, messages, self._store.readings_forwarded)
+            return True
+        return False
+
+    def _readings_message(self, chunk: ReadingChunk) -> _Message:
+        topic = readings_topic(self._prefix, self._gateway_id, chunk.device)
+        return _Message(topic, readings_payload(self._gateway_id, chunk.device, chunk.items), chunk.count, True, chunk)
+
+    async def _publish_window(
+        self, client: aiomqtt.Client, messages: list[_Message], done: Callable[[Sequence[_Chunk]], int]
+    ) -> None:
+        """Publish topics concurrently, each topic's messages in order; mark what was
+        acknowledged done, then raise the error that stopped a topic, if any.
+
+        A topic stops at its first failure, so a consumer sees every device's
+        readings in order even when the connection drops halfway; the rest
+        goes on the next connection.
+        """
+        by_topic: dict[str, list[_Message]] = {}
+        for message in messages:
+            by_topic.setdefault(message.topic, []).append(message)
+        results = await asyncio.gather(*(self._publish_topic(client, queue) for queue in by_topic.values()))
+        acked = [message.chunk for sent, _ in results for message in sent]
+        if acked:
+            await self._thread.call(done, acked)
         failure = next((error for _, error in results if error is not None), None)
         if failure is not None:
             raise failure
-        return True
 
     async def _publish_topic(
-        self, client: aiomqtt.Client, chunks: list[OutboxChunk]
-    ) -> tuple[list[OutboxChunk], aiomqtt.MqttError | None]:
-        """Publish one topic's chunks in order; the chunks acked, and the error that stopped it."""
-        acked: list[OutboxChunk] = []
-        for chunk in chunks:
+        self, client: aiomqtt.Client, messages: list[_Message]
+    ) -> tuple[list[_Message], aiomqtt.MqttError | None]:
+        """Publish one topic's messages in order; those acked, and the error that stopped it."""
+        acked: list[_Message] = []
+        for message in messages:
             try:
-                await client.publish(chunk.topic, chunk_payload(chunk, self._gateway_id), qos=self._qos)
+                await client.publish(message.topic, message.payload, qos=self._qos)
             except aiomqtt.MqttError as exc:
                 return acked, exc
-            acked.append(chunk)
+            acked.append(message)
             self.published_messages += 1
-            if is_readings_chunk(chunk):
-                self.published_readings += chunk.count
+            if message.readings:
+                self.published_readings += message.count
             else:
-                self.published_records += chunk.count
+                self.published_records += message.count
         return acked, None

@@ -80,7 +80,7 @@ async def test_bounded_outbox_drops_exactly_the_oldest_overflow() -> None:
             during = store.count_readings() - before
             assert store.outbox_size() == bound
             assert site.agent.writer.outbox_dropped == during - bound
-            kept = [json.loads(row.item) for row in store.outbox_peek(bound + 1)]
+            kept = [item for c in store.reading_chunks(bound + 1, 100) for item in json.loads(f"[{c.items}]")]
             newest = [item for items in _stored_order(site.db_path, last=bound).values() for item in items]
             upstream.start()
             assert await _eventually(lambda: store.outbox_size() == 0, 30.0)

@@ -11,16 +11,15 @@ import pytest
 
 from agent.ingest.reading import Reading
 from agent.store import Store, StoreThread
-from agent.store.writer import OutboxEncoder
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress
 from agent.upstream.publisher import UpstreamPublisher
 from firmware_sim.broker import Mosquitto
 
 
-def write(store: Store, encoder: OutboxEncoder, device: str, start: int, n: int) -> None:
+def write(store: Store, device: str, start: int, n: int) -> None:
     batch = [Reading(device, "t", float(start + i), float(i), "°C", "zigbee") for i in range(n)]
-    store.write_batch(batch, [encoder.encode(r) for r in batch], now=1.0)
+    store.write_batch(batch, now=1.0, forward=True)
 
 
 async def run_publisher(
@@ -28,7 +27,6 @@ async def run_publisher(
 ) -> tuple[UpstreamPublisher, list[dict[str, object]]]:
     """Commit ``commits`` small batches for two devices, notifying the publisher after
     each as the store writer does, and collect what arrives upstream."""
-    encoder = OutboxEncoder("edgewise", "gw")
     thread = StoreThread()
     publisher = UpstreamPublisher(
         store, BrokerAddress(broker.host, broker.port), thread=thread, gateway_id="gw", prefix="edgewise",
@@ -41,7 +39,7 @@ async def run_publisher(
         task = asyncio.create_task(publisher.run())
         for k in range(commits):
             for device in ("a", "b"):
-                write(store, encoder, device, 5 * k, 5)
+                write(store, device, 5 * k, 5)
             publisher.notify()
             await asyncio.sleep(gap_s)
         async with asyncio.timeout(20):
@@ -86,3 +84,32 @@ async def test_linger_stops_well_before_the_outbox_bound(broker: Mosquitto, tmp_
         assert store.outbox_dropped_total == 0
     assert publisher.published_readings == 100
     assert len(received) > 2
+
+
+@pytest.mark.asyncio
+async def test_readings_go_upstream_as_json_that_reads_back_exactly(broker: Mosquitto, tmp_path: Path) -> None:
+    """SQLite writes the upstream JSON: every value, however many digits, reads back as stored."""
+    values = [0.1 + 0.2, 21.37, -0.0, 1e20, 5e-324, 123456789.12345679, 3.0]
+    batch = [Reading("dev \"x\"/ü", "ch", 1_767_571_200.125 + i, v, "µg/m³", "zigbee") for i, v in enumerate(values)]
+    with Store.open(tmp_path / "gw.db") as store:
+        store.write_batch(batch, now=1.0, forward=True)
+        thread = StoreThread()
+        publisher = UpstreamPublisher(
+            store, BrokerAddress(broker.host, broker.port), thread=thread, gateway_id="gw", prefix="edgewise",
+            qos=1, batch_size=100, backoff=Backoff(0.1, 0.5),
+        )
+        async with aiomqtt.Client(broker.host, broker.port) as consumer:
+            await consumer.subscribe("edgewise/gw/readings/#", qos=1)
+            task = asyncio.create_task(publisher.run())
+            async with asyncio.timeout(20):
+                message = await anext(aiter(consumer.messages))
+            publisher.stop()
+            await task
+        thread.shutdown()
+        assert store.outbox_size() == 0
+    body = json.loads(message.payload)
+    assert message.topic.value == 'edgewise/gw/readings/dev "x"/ü'
+    assert body["gateway"] == "gw" and body["device"] == 'dev "x"/ü'
+    assert [(r["point"], r["ts"], r["value"], r["unit"]) for r in body["readings"]] == [
+        (r.point, r.ts, r.value, r.unit) for r in batch
+    ]

@@ -15,6 +15,8 @@ from agent.ingest.counters import IngestCounters
 from agent.ingest.item import IngestItem
 from agent.ingest.zigbee_listener import ZigbeeListener
 from agent.transports.backoff import Backoff
+from agent.transports.buffered_socket import BufferedSocket
+from agent.transports.mqtt import BrokerAddress, make_client
 from firmware_sim.broker import Mosquitto
 
 CLIENT_ID = "edgewise-test-zigbee"
@@ -75,4 +77,35 @@ async def test_a_backlog_longer_than_the_client_timeout_is_drained_in_one_sessio
 
     assert connections == [True, False]  # one session, no reconnects
     assert counters.mqtt_messages_received == BACKLOG
+    assert [r.value for item in items for r in item.readings] == [20.0 + i / 1000 for i in range(BACKLOG)]
+
+
+@pytest.mark.asyncio
+async def test_the_agents_client_reads_a_backlog_in_large_pieces_and_loses_nothing(backlog_broker: Mosquitto) -> None:
+    """make_client buffers socket reads: every message arrives, in order, with far
+    fewer system-call reads than messages (paho alone makes about five per message)."""
+    broker = backlog_broker
+    await leave_backlog(broker, BACKLOG)
+    items: list[IngestItem] = []
+    counters = IngestCounters()
+    listener = ZigbeeListener("zigbee2mqtt", WallClock(), counters, items.append)
+    clients: list[aiomqtt.Client] = []
+    stop = asyncio.Event()
+
+    def connect(queue_type: type[asyncio.Queue[aiomqtt.Message]]) -> aiomqtt.Client:
+        client = make_client(BrokerAddress(broker.host, broker.port), identifier=CLIENT_ID, persistent=True,
+                             queue_type=queue_type)
+        clients.append(client)
+        return client
+
+    task = asyncio.create_task(listener.run(connect, Backoff(0.05, 0.1), stop))
+    async with asyncio.timeout(60):
+        while counters.mqtt_messages_received < BACKLOG:
+            await asyncio.sleep(0.05)
+        sock = clients[0]._client.socket()  # noqa: SLF001 - what paho reads from
+        stop.set()
+        await task
+
+    assert isinstance(sock, BufferedSocket)
+    assert sock.reads < BACKLOG / 10
     assert [r.value for item in items for r in item.readings] == [20.0 + i / 1000 for i in range(BACKLOG)]

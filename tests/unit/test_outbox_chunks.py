@@ -1,19 +1,21 @@
-"""How outbox rows become upstream messages: grouped per device, order kept, bounded size.
+"""How outbox rows become upstream messages: grouped per topic, order kept, bounded size.
 
-The chunks SQLite builds are checked against the Python reference on a real
-database, and deleting published chunks removes exactly their rows.
+The outbox holds audit records, fault alerts and readings an older edgewise
+queued there.  The chunks SQLite builds are checked against the Python
+reference on a real database, and deleting published chunks removes exactly
+their rows.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import tempfile
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.ingest.reading import Reading
 from agent.store import OutboxChunk, OutboxRow, Store
 from agent.store.outbox_chunks import chunk_rows, in_order, joined_ids
 from agent.upstream.publisher import chunk_payload
@@ -21,11 +23,13 @@ from agent.upstream.publisher import chunk_payload
 devices = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=120)
 
 
-def fill(store: Store, names: list[str], start: int = 0) -> None:
-    """One outbox row per name, in that order, each with its own reading."""
-    batch = [Reading(d, "t", float(start + i), float(i), "°C", "zigbee") for i, d in enumerate(names)]
-    items = [(f"edgewise/gw/readings/{r.device}", json.dumps({"point": r.point, "n": start + i})) for i, r in enumerate(batch)]
-    store.write_batch(batch, items, now=1.0)
+def fill(path: Path, names: list[str], start: int = 0) -> None:
+    """One outbox row per name, in that order, as the agent queues them (with the store closed)."""
+    Store.open(path).close()  # create and migrate
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = [(f"edgewise/gw/readings/{d}", json.dumps({"point": f"{d}/t", "n": start + i}), 1.0) for i, d in enumerate(names)]
+    conn.executemany("INSERT INTO outbox (topic, item, created_ts) VALUES (?, ?, ?)", rows)
+    conn.close()
 
 
 @settings(max_examples=60, deadline=None)
@@ -33,10 +37,13 @@ def fill(store: Store, names: list[str], start: int = 0) -> None:
 def test_sqlite_chunks_equal_the_reference_and_keep_order(
     first: list[str], second: list[str], published: int, limit: int, size: int
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "gw.db") as store:
-        fill(store, first)
-        store.outbox_delete(row.id for row in store.outbox_peek(published))  # ids no longer start at 1
-        fill(store, second, start=len(first))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gw.db"
+        fill(path, first)
+        with Store.open(path) as store:
+            store.outbox_delete(row.id for row in store.outbox_peek(published))  # ids no longer start at 1
+        fill(path, second, start=len(first))
+        store = Store.open(path)
         window = store.outbox_peek(limit)
         chunks = store.outbox_chunks(limit, size)
 
@@ -52,13 +59,15 @@ def test_sqlite_chunks_equal_the_reference_and_keep_order(
         for topic in {row.topic for row in window}:  # a device's chunks come in its order
             ids = [i for c in chunks if c.topic == topic for i in json.loads(c.ids)]
             assert ids == sorted(ids)
+        store.close()
 
 
 @settings(max_examples=30, deadline=None)
 @given(devices, st.integers(1, 9), st.data())
 def test_deleting_published_chunks_removes_exactly_their_rows(names: list[str], size: int, data: st.DataObject) -> None:
-    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "gw.db") as store:
-        fill(store, names)
+    with tempfile.TemporaryDirectory() as tmp:
+        fill(Path(tmp) / "gw.db", names)
+        store = Store.open(Path(tmp) / "gw.db")
         chunks = store.outbox_chunks(1000, size)
         acked = data.draw(st.lists(st.sampled_from(chunks), unique_by=lambda c: c.ids) if chunks else st.just([]))
         gone = {i for c in acked for i in json.loads(c.ids)}
@@ -69,6 +78,7 @@ def test_deleting_published_chunks_removes_exactly_their_rows(names: list[str], 
         )
         assert store.outbox_size() == len(names) - len(gone)
         assert store.outbox_delete_chunks(acked) == 0  # a second delete finds nothing
+        store.close()
 
 
 def test_out_of_order_ids_are_detected() -> None:

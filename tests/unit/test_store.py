@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import tempfile
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from agent.ingest.dedupe import SequenceDeduper
 from agent.ingest.reading import Reading
+from agent.store.audit import AuditRecord, Origin, Outcome, Verdict
 from agent.store.migrations import LATEST, StoreError, migrate
 from agent.store.store import SERIAL_SEQS_PER_DEVICE, Device, OutboxRow, Store, WriteResult
 
@@ -21,8 +23,13 @@ def reading(ts: float, device: str = "node-0001", channel: str = "temperature", 
     return Reading(device, channel, ts, 20.0 + ts / 100, "°C", "serial" if seq is not None else "zigbee", seq)
 
 
-def item_for(r: Reading) -> tuple[str, str]:
-    return (f"up/{r.device}", f'{{"point":"{r.point}","ts":{r.ts}}}')
+def audit_record(n: int) -> AuditRecord:
+    """A blocked request: final at once, so it goes to the outbox when stored."""
+    return AuditRecord(
+        id=0, ts=float(n), app="test", origin=Origin.APP, zone="z", device="d", attribute="a",
+        requested=n, sent=None, verdict=Verdict.BLOCKED, rules=("RateLimit",), why="w", reason=f"r{n}",
+        outcome=Outcome.NOT_SENT, outcome_ts=float(n), attempts=0, detail="",
+    )
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -78,14 +85,15 @@ def test_non_finite_values_are_refused_before_anything_is_written(tmp_path: Path
 
 def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     with Store.open(tmp_path / "gw.db") as store:
-        batch = [reading(1.0), reading(2.0)]
-        outbox = [item_for(batch[0]), (None, "x")]  # NOT NULL topic: fails mid-transaction
+        good = [reading(float(t)) for t in range(1100)]  # more than one INSERT statement
+        bad = good[-1]._replace(ts=5000.0, unit=["not", "bindable"])
         with pytest.raises(StoreError):
-            store.write_batch(batch, outbox, now=1.0)  # type: ignore[arg-type]
+            store.write_batch([*good, bad], now=1.0, forward=True)  # the second statement fails
         assert store.count_readings() == 0
-        assert store.outbox_size() == 0 == len(store.outbox_peek(10))
+        assert store.outbox_size() == 0 == store.readings_waiting()
         assert store.devices() == []
-        assert store.write_batch(batch, [item_for(r) for r in batch], now=2.0).outbox_added == 2
+        assert store.write_batch(good, now=2.0, forward=True).outbox_added == 1100
+        assert store.outbox_size() == 1100
 
 
 # -- idempotence -------------------------------------------------------------
@@ -93,35 +101,35 @@ def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_storing_the_same_batch_twice_stores_and_forwards_it_once(tmp_path: Path) -> None:
     batch = [reading(float(t), seq=t) for t in range(5)]
-    outbox = [item_for(r) for r in batch]
     with Store.open(tmp_path / "gw.db") as store:
-        first = store.write_batch(batch, outbox, now=10.0)
-        again = store.write_batch(batch, outbox, now=11.0)
+        first = store.write_batch(batch, now=10.0, forward=True)
+        again = store.write_batch(batch, now=11.0, forward=True)
         assert first == WriteResult(inserted=5, duplicates=0, outbox_added=5, outbox_dropped=0)
         assert again == WriteResult(inserted=0, duplicates=5, outbox_added=0, outbox_dropped=0)
         assert store.count_readings() == 5
         assert store.count_duplicate_readings() == 0
-        assert [row.item for row in store.outbox_peek(100)] == [item for _, item in outbox]
+        assert waiting_points(store) == [(r.point, r.ts) for r in batch]
 
 
 def test_only_new_readings_of_a_mixed_batch_are_forwarded(tmp_path: Path) -> None:
     old = reading(1.0)
     new = reading(2.0)
     with Store.open(tmp_path / "gw.db") as store:
-        store.write_batch([old], [item_for(old)], now=1.0)
-        batch = [old, new, new, reading(3.0)]
-        outbox = [item_for(old), ("up/first", "new#1"), ("up/second", "new#2"), None]
-        result = store.write_batch(batch, outbox, now=2.0)
-        assert result == WriteResult(inserted=2, duplicates=2, outbox_added=1, outbox_dropped=0)
-        assert [(r.topic, r.item) for r in store.outbox_peek(10)] == [item_for(old), ("up/first", "new#1")]
+        store.write_batch([old], now=1.0, forward=True)
+        result = store.write_batch([old, new, new, reading(3.0)], now=2.0, forward=True)
+        assert result == WriteResult(inserted=2, duplicates=2, outbox_added=2, outbox_dropped=0)
+        assert [ts for _, ts in waiting_points(store)] == [1.0, 2.0, 3.0]
 
 
-def test_outbox_must_be_parallel_to_readings(tmp_path: Path) -> None:
+def test_without_forwarding_nothing_waits_for_upstream(tmp_path: Path) -> None:
+    """A gateway without upstream keeps no backlog, not even one forwarded readings left behind."""
     with Store.open(tmp_path / "gw.db") as store:
-        with pytest.raises(ValueError, match="parallel"):
-            store.write_batch([reading(1.0), reading(2.0)], [item_for(reading(1.0))], now=1.0)
-        assert store.count_readings() == 0
-        assert store.write_batch([reading(1.0)], [], now=1.0).outbox_added == 0  # [] = not forwarding
+        store.write_batch([reading(1.0)], now=1.0, forward=True)
+        assert store.outbox_size() == 1
+        assert store.write_batch([reading(2.0)], now=2.0).outbox_added == 0
+        assert store.outbox_size() == 0 == len(store.reading_chunks(10, 10))
+        assert store.count_readings() == 2
+        assert store.outbox_dropped_total == 0
 
 
 def test_the_duplicate_check_looks_at_the_data_itself(tmp_path: Path) -> None:
@@ -140,68 +148,36 @@ def test_the_duplicate_check_looks_at_the_data_itself(tmp_path: Path) -> None:
 
 # -- outbox ------------------------------------------------------------------
 
-steps = st.lists(
-    st.one_of(st.tuples(st.just("write"), st.integers(0, 30)), st.tuples(st.just("publish"), st.integers(0, 20))),
-    max_size=12,
-)
+
+def waiting_points(store: Store) -> list[tuple[str, float]]:
+    """(point, ts) of every reading waiting for upstream, oldest first, from the chunks' JSON."""
+    chunks = store.reading_chunks(1_000_000, 1_000_000)
+    items = sorted((i, item) for c in chunks for i, item in zip(c.id_list(), json.loads(f"[{c.items}]")))
+    return [(item["point"], item["ts"]) for _, item in items]
 
 
-@settings(max_examples=40, deadline=None)
-@given(steps, st.integers(1, 40))
-def test_outbox_keeps_exactly_the_newest_rows_within_its_bound(plan: list[tuple[str, int]], bound: int) -> None:
-    model: list[str] = []  # items waiting upstream, oldest first
-    dropped_total = 0
-    counter = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "gw.db"
-        with Store.open(path, outbox_max_rows=bound) as store:
-            for action, n in plan:
-                if action == "publish":
-                    rows = store.outbox_peek(n)
-                    assert store.outbox_delete(row.id for row in rows) == len(rows)
-                    del model[: len(rows)]
-                    continue
-                batch = [reading(float(counter + i)) for i in range(n)]
-                items = [f"item-{counter + i}" for i in range(n)]
-                counter += n
-                result = store.write_batch(batch, [("up/t", item) for item in items], now=1.0)
-                model.extend(items)
-                overflow = max(0, len(model) - bound)
-                del model[:overflow]
-                dropped_total += overflow
-                assert result.outbox_added == n
-                assert result.outbox_dropped == overflow
-                assert store.outbox_size() <= bound
-                assert [row.item for row in store.outbox_peek(bound + 1)] == model
-            assert store.outbox_size() == len(model)
-            assert store.outbox_dropped_total == dropped_total
-            assert store.count_readings() == counter  # dropped rows are only lost upstream
-        with Store.open(path, outbox_max_rows=bound) as store:
-            assert store.outbox_dropped_total == dropped_total
-            assert store.outbox_size() == len(model)
-
-
-def test_outbox_survives_a_restart(tmp_path: Path) -> None:
+def test_outbox_rows_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "gw.db"
-    batch = [reading(float(t)) for t in range(6)]
     with Store.open(path, outbox_max_rows=4) as store:
-        store.write_batch(batch, [item_for(r) for r in batch], now=50.0)
+        for n in range(6):
+            store.add_audit(audit_record(n), "up/audit")
         store.outbox_delete([store.outbox_peek(1)[0].id])
         before = store.outbox_peek(10)
     with Store.open(path, outbox_max_rows=4) as store:
         assert store.outbox_peek(10) == before
         assert len(before) == 3 and all(isinstance(row, OutboxRow) for row in before)
-        assert before[0] == OutboxRow(before[0].id, *item_for(batch[3]), 50.0)
+        assert [json.loads(row.item)["reason"] for row in before] == ["r3", "r4", "r5"]
         assert store.outbox_size() == 3
         assert store.outbox_dropped_total == 2
 
 
 def test_deleting_unknown_outbox_ids_changes_nothing(tmp_path: Path) -> None:
     with Store.open(tmp_path / "gw.db") as store:
-        store.write_batch([reading(1.0)], [item_for(reading(1.0))], now=1.0)
+        store.add_audit(audit_record(1), "up/audit")
         assert store.outbox_delete([12345]) == 0
         assert store.outbox_delete([]) == 0
         assert store.outbox_size() == 1
+
 
 
 # -- restart -----------------------------------------------------------------

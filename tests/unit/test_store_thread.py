@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import tempfile
 import threading
@@ -53,7 +54,7 @@ async def test_loop_thread_reads_while_the_store_thread_writes(tmp_path: Path) -
     with Store.open(tmp_path / "gw.db", outbox_max_rows=150) as store:
         batches = [[reading(float(b * 100 + i)) for i in range(100)] for b in range(20)]
         writes = [
-            thread.call(store.write_batch, batch, [("up/t", f"{r.ts}") for r in batch], now=1.0) for batch in batches
+            thread.call(store.write_batch, batch, now=1.0, forward=True) for batch in batches
         ]
         pending = asyncio.gather(*writes)
         seen: list[int] = []
@@ -66,7 +67,7 @@ async def test_loop_thread_reads_while_the_store_thread_writes(tmp_path: Path) -
         assert seen == sorted(seen)
         assert all(n % 100 == 0 for n in seen)  # never half a batch: each one is a transaction
         assert store.count_readings() == 2000
-        assert store.outbox_size() == 150 == len(store.outbox_peek(1000))
+        assert store.outbox_size() == 150 == sum(c.count for c in store.reading_chunks(1000, 100))
         assert sum(r.outbox_dropped for r in results) == store.outbox_dropped_total == 2000 - 150
         assert store.integrity_check() == "ok"
 
@@ -77,7 +78,7 @@ async def test_acks_come_only_after_their_readings_are_committed(tmp_path: Path)
     thread = StoreThread()
     with Store.open(path) as store:
         writer = StoreWriter(store, SimClock(0.0), thread=thread, batch_max=7, flush_interval_s=0.0,
-                             upstream_prefix="edgewise", gateway_id="gw")
+                             forward=True)
         acked: list[float] = []
         violations: list[str] = []
 
@@ -108,7 +109,7 @@ async def test_close_waits_for_the_commit_in_flight(tmp_path: Path) -> None:
     thread = StoreThread()
     store = Store.open(path)
     writer = StoreWriter(store, SimClock(0.0), thread=thread, batch_max=10_000, flush_interval_s=0.0,
-                         upstream_prefix=None, gateway_id="gw")
+                         forward=False)
     run = asyncio.create_task(writer.run())
     writer.submit(IngestItem([reading(float(i)) for i in range(3000)]))
     await asyncio.sleep(0)  # the commit is now on the store thread
@@ -148,15 +149,16 @@ def test_calls_from_two_threads_never_interleave_their_transactions(tmp_path: Pa
     st.integers(1, 2100),
 )
 def test_multi_row_writes_keep_every_row_order_and_exact_values(created: list[float], n: int) -> None:
-    """Batches are written with multi-row statements; sizes around their limits lose nothing."""
+    """Batches are written with multi-row statements; sizes around their limits lose nothing,
+    and the upstream JSON SQLite writes reads back to the exact stored values."""
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "gw.db") as store:
         for i, now in enumerate(created):
             batch = [reading(i * 10_000 + t + 0.1) for t in range(n if i == 0 else 1)]
-            store.write_batch(batch, [("up/t", f"{r.ts!r}") for r in batch], now=now)
-        rows = store.outbox_peek(n + len(created))
-        assert [row.item for row in rows] == [repr(r.ts) for r in store.readings()]
-        assert [row.id for row in rows] == sorted(row.id for row in rows)
-        assert {row.created_ts for row in rows} <= set(created)
-        assert rows[-1].created_ts == created[-1]  # exact, not rounded through text
-        assert store.outbox_delete(row.id for row in rows) == len(rows) == store.count_readings()
+            store.write_batch(batch, now=now, forward=True)
+        chunks = store.reading_chunks(n + len(created), 100)
+        items = [item for c in chunks for item in json.loads(f"[{c.items}]")]
+        assert [(i["point"], i["ts"], i["value"]) for i in items] == [(r.point, r.ts, r.value) for r in store.readings()]
+        ids = [i for c in chunks for i in c.id_list()]
+        assert ids == sorted(ids)
+        assert store.readings_forwarded(chunks) == len(ids) == store.count_readings()
         assert store.outbox_size() == 0
