@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", metavar="FILE", help="keep the database here (default: a temporary file)")
     demo.add_argument("--no-control", dest="control", action="store_false",
                       help="run without the occupancy control app (ingest and forwarding only)")
+    demo.add_argument("--harvesting-nodes", type=int, default=3, metavar="N",
+                      help="battery-free PIR nodes scheduled by the gateway (corridor, then rooms; default 3, 0: none)")
     demo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     demo.set_defaults(func=_cmd_demo)
 
@@ -75,14 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
     faults.set_defaults(func=_cmd_faults)
 
-    savings = sub.add_parser("savings", help="estimate what a measure saved from a panel (DID, SC, SDID) with SEs")
+    savings = sub.add_parser("savings",
+                             help="estimate what a measure saved from a panel (DID, SC, MC, SDID, TROP) with SEs")
     savings.add_argument("panel", type=Path, metavar="PANEL.csv", help="long format: one row per unit and period")
     savings.add_argument("--unit", required=True, metavar="COL", help="column naming the unit (building, zone, meter)")
     savings.add_argument("--time", required=True, metavar="COL", help="column naming the period")
     savings.add_argument("--outcome", required=True, metavar="COL", help="column with the outcome, e.g. kWh")
     savings.add_argument("--treated", required=True, metavar="COL", help="column, 1 where the measure is in place")
-    savings.add_argument("--method", default="all", choices=["did", "sc", "sc-intercept", "sdid", "all"],
-                         help="estimator (default all); mc and trop are not built yet")
+    savings.add_argument("--method", default="all",
+                         choices=["did", "sc", "sc-intercept", "mc", "sdid", "trop", "all"],
+                         help="estimator (default all)")
     savings.add_argument("--se", default="placebo", choices=["placebo", "bootstrap", "jackknife"],
                          help="standard error (default placebo, the only one valid with one treated unit)")
     savings.add_argument("--reps", type=int, default=200, help="placebo/bootstrap replications (default 200)")
@@ -128,7 +132,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(
         DemoOptions(
             days=args.days, rooms=args.rooms, seed=args.seed, broker=args.broker, db=args.db, json=args.json,
-            control=args.control,
+            control=args.control, harvesting_nodes=args.harvesting_nodes,
         )
     )
 

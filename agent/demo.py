@@ -17,11 +17,12 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiomqtt
 
@@ -31,6 +32,9 @@ from agent.service import Agent
 from agent.state.points import PointTable
 from agent.systemd import configure_logging
 from agent.transports.mqtt import client_logger
+
+if TYPE_CHECKING:
+    from firmware_sim.nodes import HarvestingNode, Spot
 
 log = logging.getLogger("edgewise.demo")
 
@@ -45,6 +49,9 @@ class DemoOptions:
     json: bool = False
     control: bool = True
     """Run occupancy-based control (and compare with the fixed-schedule baseline)."""
+    harvesting_nodes: int = 0
+    """Battery-free PIR nodes (corridor first, then rooms) scheduled by the sensing-schedule app;
+    ``edgewise demo`` runs three."""
 
 
 def example_config_path() -> Path:
@@ -58,6 +65,10 @@ def example_config_path() -> Path:
 def run_demo(options: DemoOptions) -> int:
     if options.days <= 0 or options.rooms < 1:
         print("edgewise demo: --days must be > 0 and --rooms >= 1", file=sys.stderr)
+        return 2
+    if not 0 <= options.harvesting_nodes <= options.rooms + 1:
+        print(f"edgewise demo: --harvesting-nodes must be 0–{options.rooms + 1} (the corridor and one per room)",
+              file=sys.stderr)
         return 2
     configure_logging("warning")
     summary = asyncio.run(_demo(options))
@@ -103,9 +114,13 @@ class DemoSite:
         upstream: tuple[str, int] | None = None,
         outbox_max_rows: int | None = None,
         actuation: ActuationConfig | None = None,
+        harvesting_types: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
-        """``actuation`` replaces the example's section (tests shorten its timeouts)."""
+        """``actuation`` replaces the example's section (tests shorten its timeouts);
+        ``harvesting_types`` gives harvesting nodes (by device, e.g. ``node-0102``) their
+        own node-type parameters instead of the default Ember node's."""
         self.options = options
+        self._harvesting_types = dict(harvesting_types or {})
         self.faults = faults
         self._upstream_address = upstream
         self._outbox_max_rows = outbox_max_rows
@@ -121,6 +136,7 @@ class DemoSite:
         from firmware_sim.broker import Mosquitto
         from firmware_sim.building import Building
         from firmware_sim.dongle import Dongle
+        from firmware_sim.nodes import harvesting_spots
         from firmware_sim.simulation import Simulation, SimulationSettings
         from firmware_sim.zigbee_devices import ZigbeeNetwork
 
@@ -141,14 +157,17 @@ class DemoSite:
         self.settings = SimulationSettings(rooms=opts.rooms, seed=opts.seed)
         self.building = Building(opts.rooms, opts.seed, self.settings.start)
         model = train_demo_model(opts.rooms, opts.seed, self.settings.start, tmp) if opts.control else None
+        spots = harvesting_spots(self.building, opts.harvesting_nodes)
         self.config = demo_config(
             load_config(example_config_path()), os.ttyname(slave), (self.host, self.port),
             (up_host, up_port), self.db_path, self.building, self._outbox_max_rows, occupancy_model=model,
+            harvesting={f"node-{node_id:04d}": spot.name for node_id, spot in spots},
+            harvesting_types=self._harvesting_types,
         )
         if self._actuation is not None:
             self.config = self.config.model_copy(update={"actuation": self._actuation})
         self.clock = SimClock(self.settings.start)
-        self.sim = Simulation(self.settings, self.clock, self.building)
+        self.sim = Simulation(self.settings, self.clock, self.building, harvesting_nodes(self.config, spots, opts.seed))
         self.counter = UpstreamCounter(up_host, up_port, self.config)
         await self.start_agent()
         counter_task = asyncio.create_task(self.counter.run())
@@ -157,7 +176,7 @@ class DemoSite:
         rng = random.Random(opts.seed * 104729)
         self.dongle = await stack.enter_async_context(
             Dongle(master, rng=rng, ack_timeout_s=self.faults.ack_timeout_s, ack_loss_prob=self.faults.ack_loss_prob,
-                   duplicate_prob=self.faults.duplicate_prob)
+                   duplicate_prob=self.faults.duplicate_prob, on_command=self.sim.apply_command)
         )
         self.zigbee = await stack.enter_async_context(
             ZigbeeNetwork(self.building, self.host, self.port, rng=random.Random(opts.seed * 104729 + 1))
@@ -193,7 +212,8 @@ class DemoSite:
         the step's readings (see :meth:`_settle_step`), so a seed reproduces the
         commands, the energy and the comfort of a run exactly.
         """
-        settle = self._settle_step if self.agent.occupancy_control is not None else None
+        apps = (self.agent.occupancy_control, self.agent.sensing_schedule)
+        settle = self._settle_step if any(app is not None for app in apps) else None
         await self.sim.run(days, self.dongle, self.zigbee, progress, settle)
 
     @property
@@ -204,11 +224,17 @@ class DemoSite:
     async def _settle_step(self, t: float) -> None:
         """Let the agent finish with step ``t``: reports committed (so the app has
         planned), commands confirmed (so the devices applied them at ``t``), and
-        every Zigbee state ingested (so the next plan sees what the devices did)."""
+        every Zigbee state ingested (so the next plan sees what the devices did).
+        The sensing schedule's decision of the step, if one falls due, is made and
+        acknowledged too, so the harvesting nodes change mode at a reproducible time."""
         app = self.agent.occupancy_control
+        await self._caught_up(self._serial_behind)
+        schedule = self.agent.sensing_schedule
+        if schedule is not None:
+            await self._caught_up(lambda: not schedule.caught_up(t))
+            await schedule.idle()
         if app is None:
             return
-        await self._caught_up(self._serial_behind)
         while True:
             await app.idle()
             await self._caught_up(self._zigbee_behind)
@@ -265,6 +291,7 @@ class DemoSite:
             "stale_points": stats["stale_points"],
             "room_summary": room_summary(self.agent.points, self.building),
             **self.energy_summary(stats),
+            "harvesting": self.harvesting_summary(),
             "wall_seconds": round(wall_seconds, 2),
         }
 
@@ -295,6 +322,20 @@ class DemoSite:
             "occupancy_control": app.summary() if app is not None else {},
         }
 
+    def harvesting_summary(self) -> list[dict[str, object]]:
+        """Per harvesting node: the simulator's truth (events, caught, brown-out, lowest
+        voltage) beside what the gateway heard and chose."""
+        schedule = self.agent.sensing_schedule
+        seen = schedule.summary() if schedule is not None else {}
+        rows = []
+        for node in self.sim.harvesting:
+            row = node.summary()
+            gateway = seen.get(str(row["node"]), {})
+            row.update(gateway_voltage=gateway.get("voltage"), mode=gateway.get("mode"),
+                       decisions=gateway.get("decisions", 0), overdue_decisions=gateway.get("overdue_decisions", 0))
+            rows.append(row)
+        return rows
+
     async def _stop_counter(self, task: asyncio.Task[None]) -> None:
         self.counter.stop()
         await task
@@ -310,10 +351,15 @@ def demo_config(
     outbox_max_rows: int | None = None,
     *,
     occupancy_model: str | None = None,
+    harvesting: Mapping[str, str] | None = None,
+    harvesting_types: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Config:
     """The example config with only the site-specific parts replaced.
 
     With ``occupancy_model`` (a model file), the occupancy control app is on.
+    ``harvesting`` (device → room id or ``corridor``) adds battery-free PIR nodes,
+    scheduled by the sensing-schedule app; ``harvesting_types`` gives some of them
+    their own node type (named after the device).
     """
     rooms = getattr(building, "rooms")
     devices = {}
@@ -332,6 +378,14 @@ def demo_config(
         # One guardrails zone per room: its node's temperature must stay fresh,
         # and these are the devices the agent may command.
         zones[room.room_id] = {"sensors": [f"{node}/temperature"], "actuators": actuators}
+    energy = base.energy_harvesting.model_dump()
+    for device, place in (harvesting or {}).items():
+        devices[device] = {"room": place, "name": None}
+        zone = zones.setdefault(place, {"sensors": [], "actuators": {}})  # the corridor has no sensors to go stale
+        zone["actuators"][device] = "sensor_node"
+        if device in (harvesting_types or {}):
+            energy["node_types"][device] = dict((harvesting_types or {})[device])
+        energy["nodes"][device] = device if device in energy["node_types"] else DEMO_NODE_TYPE
     serial = [base.serial[0].model_copy(update={"port": serial_port, "name": "demo-dongle"})]
     host, port = devices_broker
     mqtt = base.mqtt.model_copy(update={"host": host, "port": port}) if base.mqtt else None
@@ -349,11 +403,29 @@ def demo_config(
         store={**data["store"], "flush_interval_s": 0.001},
         devices=devices,
         guardrails={**data["guardrails"], "zones": zones},
+        energy_harvesting=energy,
     )
     if occupancy_model is not None:
         control = {**data["apps"]["occupancy_control"], "enabled": True, "model": occupancy_model}
         data["apps"] = {**data["apps"], "occupancy_control": control}
     return Config.model_validate(data)
+
+
+DEMO_NODE_TYPE = "ember"
+
+
+def harvesting_nodes(config: Config, spots: list[tuple[int, Spot]], seed: int) -> list[HarvestingNode]:
+    """The simulated harvesting nodes, each with the parameters of its configured node type."""
+    from agent.energy import node_params
+    from firmware_sim.nodes import HarvestingNode
+
+    energy = config.energy_harvesting
+    rng = random.Random(seed * 15485863)
+    nodes = []
+    for node_id, spot in spots:
+        node_type = energy.node_types[energy.nodes[f"node-{node_id:04d}"]]
+        nodes.append(HarvestingNode(node_id, spot, node_params(node_type), random.Random(rng.getrandbits(64))))
+    return nodes
 
 
 TRAINING_SEED_OFFSET = 7919
@@ -498,6 +570,7 @@ def format_summary(summary: dict[str, object]) -> str:
         f"  wall time                          {summary['wall_seconds']} s",
         "",
         *_energy_lines(summary),
+        *_harvesting_lines(summary),
         "  room     temp mean (min–max) over the last window   CO2 last   HVAC energy",
     ]
     for row in summary["room_summary"]:  # type: ignore[union-attr]
@@ -528,6 +601,22 @@ def _energy_lines(summary: dict[str, object]) -> list[str]:
     ]
     if accuracy is not None:
         lines.append(f"  occupancy estimate right, per room-minute     {float(accuracy) * 100:.1f} %")  # type: ignore[arg-type]
+    return lines + [""]
+
+
+def _harvesting_lines(summary: dict[str, object]) -> list[str]:
+    """Per harvesting node: motion in its view, what it caught, brown-out, lowest voltage, last mode."""
+    rows = summary.get("harvesting") or []
+    if not rows:
+        return []
+    lines = ["  harvesting node  place      events  caught  detect %  brown-out h  min V  mode chosen last"]
+    for row in rows:  # type: ignore[union-attr]
+        pct = row["detection_pct"]
+        lines.append(
+            f"  {row['node']:<16} {row['spot']:<9} {row['events']:>7} {row['events_caught']:>7}"
+            f"  {'–' if pct is None else f'{pct:.1f} %':>8}  {row['brownout_h']:>11.1f}  {row['min_voltage']:.2f}"
+            f"  {row['mode'] or '–'}"
+        )
     return lines + [""]
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from agent.actuation import Actuator, OverrideResult, ZigbeeCommander
 from agent.apps.occupancy.control import OccupancyControl, load_model
+from agent.apps.sensing_schedule import SensingSchedule, load_policy
 from agent.clock import Clock
 from agent.config import Config
 from agent.guardrails import ActionRequest, Guardrails, Origin, Override, Transport, ZoneAlert
@@ -66,6 +67,7 @@ class Agent:
         # First, before anything is opened: a model that cannot load stops the start cleanly.
         control = config.apps.occupancy_control
         self._occupancy_model = load_model(control.model) if control.enabled else None
+        self._schedule_policy = load_policy(config.energy_harvesting) if config.energy_harvesting.nodes else None
         self.notifier = notifier or Notifier()
         self.counters = IngestCounters()
         self.status = AgentStatus()
@@ -87,8 +89,7 @@ class Agent:
             thread=self.store_thread,
             batch_max=config.store.batch_max,
             flush_interval_s=config.store.flush_interval_s,
-            upstream_prefix=upstream.topic_prefix if upstream else None,
-            gateway_id=config.gateway.id,
+            forward=upstream is not None,
             on_committed=self.publisher.notify if self.publisher else None,
         )
         self.serial_listeners = [
@@ -108,6 +109,7 @@ class Agent:
             on_outcome=self.guardrails.record_outcome,
         )
         self.occupancy_control = self._make_occupancy_control()
+        self.sensing_schedule = self._make_sensing_schedule()
         self.running = asyncio.Event()
         self._sources_stop = asyncio.Event()
         self.web = WebServer(self, config.web) if config.web.enabled else None
@@ -119,6 +121,8 @@ class Agent:
         self.points.update(item.readings)
         if self.occupancy_control is not None:
             self.occupancy_control.on_readings(item.readings)
+        if self.sensing_schedule is not None:
+            self.sensing_schedule.on_readings(item.readings)
         self.writer.submit(item)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -135,6 +139,8 @@ class Agent:
                     tg.create_task(self._failsafe_loop(), name="failsafe"),
                     tg.create_task(watchdog_loop(self.notifier, stop, self._healthy), name="watchdog"),
                 ]
+                if self.sensing_schedule is not None:
+                    monitors.append(tg.create_task(self.sensing_schedule.run(), name="sensing-schedule"))
                 web = tg.create_task(self.web.serve(self._web_stop), name="web") if self.web else None
                 self.running.set()
                 self.notifier.ready()
@@ -148,9 +154,13 @@ class Agent:
                     task.cancel()
                 if self.occupancy_control is not None:
                     self.occupancy_control.close()
+                if self.sensing_schedule is not None:
+                    self.sensing_schedule.close()
                 await self.actuator.close()
                 if self.occupancy_control is not None:
                     await self.occupancy_control.idle()
+                if self.sensing_schedule is not None:
+                    await self.sensing_schedule.idle()
                 if commander is not None and actuation is not None:
                     commander.stop()
                     await actuation
@@ -180,7 +190,7 @@ class Agent:
             upstream_pending=self.store.outbox_size(),
             outbox_dropped=self.writer.outbox_dropped,
             points=len(self.points),
-            stale_points=self.staleness.stale_points,
+            stale_points=[p for p in self.staleness.stale_points if not self._scheduled(p)],
             commands_requested=self.actuator.stats.requested,
             commands_blocked=self.actuator.stats.blocked,
             commands_sent=self.actuator.stats.sent,
@@ -340,6 +350,16 @@ class Agent:
             self.clock, model, self._held_attributes,
         )
 
+    def _make_sensing_schedule(self) -> SensingSchedule | None:
+        """The harvesting nodes' scheduler, if ``energy_harvesting.nodes`` names any; it acts through
+        :meth:`request`."""
+        if self._schedule_policy is None:
+            return None
+        return SensingSchedule(
+            self.config.energy_harvesting, self.guardrails.registry, self._schedule_policy, self.request, self.clock,
+            time_zone(self.config.guardrails.timezone),
+        )
+
     def _held_attributes(self, zone: str, now: float) -> frozenset[str]:
         return frozenset(o.attribute for o in self.guardrails.active_overrides(now, zone))
 
@@ -366,12 +386,17 @@ class Agent:
         while True:
             await self.clock.sleep(interval)
             change = self.staleness.check(self.clock.now())
-            for point in change.newly_stale:
+            for point in [p for p in change.newly_stale if not self._scheduled(p)]:
                 log.warning("point %s is stale (no reading for %.0f s)", point, self.config.state.stale_after_s)
                 self.store.log_event(self.clock.now(), "stale", point, {"stale": True})
-            for point in change.recovered:
+            for point in [p for p in change.recovered if not self._scheduled(p)]:
                 log.info("point %s reports again", point)
                 self.store.log_event(self.clock.now(), "stale", point, {"stale": False})
+
+    def _scheduled(self, point: str) -> bool:
+        """Points of harvesting nodes are silent for hours by design; the sensing schedule
+        knows each node's report interval and warns when one is overdue instead."""
+        return point.split("/", 1)[0] in self.config.energy_harvesting.nodes
 
     def _healthy(self) -> bool:
         """The watchdog stops being fed when the store writer falls hopelessly behind."""

@@ -11,13 +11,14 @@ stored data depend only on the seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from agent.clock import SimClock
+from agent.protocol import Command
 from firmware_sim.building import Building
 from firmware_sim.dongle import Dongle
-from firmware_sim.nodes import SensorNode
+from firmware_sim.nodes import HarvestingNode, SensorNode
 from firmware_sim.zigbee_devices import ZigbeeNetwork
 
 #: Monday 2026-01-05 00:00 UTC: a winter week, so the heating works.
@@ -38,7 +39,11 @@ class SimulationSettings:
 class Simulation:
     """Owns the clock; call :meth:`run` with a connected dongle and Zigbee network."""
 
-    def __init__(self, settings: SimulationSettings, clock: SimClock, building: Building) -> None:
+    def __init__(
+        self, settings: SimulationSettings, clock: SimClock, building: Building,
+        harvesting: Sequence[HarvestingNode] = (),
+    ) -> None:
+        """``harvesting``: battery-free PIR nodes (firmware_sim.nodes), stepped every step beside the room nodes."""
         if settings.node_interval_s % settings.step_s or settings.zigbee_interval_s % settings.step_s:
             raise ValueError("report intervals must be multiples of the step")
         self.settings = settings
@@ -56,6 +61,8 @@ class Simulation:
             )
             for i, room in enumerate(building.rooms)
         ]
+        self.harvesting = list(harvesting)
+        self._by_id = {node.node_id: node for node in self.harvesting}
         self.readings_emitted = 0
         self.serial_readings_emitted = 0
         self.zigbee_readings_emitted = 0
@@ -101,8 +108,21 @@ class Simulation:
                 await dongle.send_report(node.node_id, int(t), values)
                 self.serial_readings_emitted += len(values)
                 self.readings_emitted += len(values)
+        for eh in self.harvesting:
+            report = eh.step(t, self.settings.step_s)
+            if report is not None:
+                await dongle.send_report(eh.node_id, int(t), report)
+                self.serial_readings_emitted += len(report)
+                self.readings_emitted += len(report)
         if int(t - self.settings.start) % self.settings.node_interval_s == 0:
             await self.drain(dongle)
+
+    def apply_command(self, node_id: int, command: Command) -> None:
+        """A gateway command the dongle relays (its ``on_command``): harvesting nodes obey;
+        room nodes keep their fixed schedule."""
+        node = self._by_id.get(node_id)
+        if node is not None:
+            node.apply(command)
 
     async def drain(self, dongle: Dongle) -> None:
         """Wait until the gateway acknowledged every serial report sent so far."""

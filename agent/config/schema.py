@@ -554,6 +554,9 @@ class EnergyNodeTypeConfig(Section):
         return v_initial
 
 
+ScheduleAppPolicy = Literal["learned", "greedy", "fixed"]
+
+
 class EnergyHarvestingConfig(Section):
     """Energy-budgeted sensing of light-harvesting nodes (docs/energy-harvesting.md)."""
 
@@ -567,6 +570,27 @@ class EnergyHarvestingConfig(Section):
         default_factory=lambda: {"ember": EnergyNodeTypeConfig()},
         allowed="a mapping of node type name (lower-case letters, digits, _ and -) to its parameters",
     )
+    policy: ScheduleAppPolicy = setting(
+        "learned", allowed="learned (the policy table), greedy (voltage thresholds) or fixed (PIR on, 15-min reports)"
+    )
+    nodes: dict[Annotated[str, Field(pattern=SERIAL_NODE_PATTERN)], str] = setting(
+        default_factory=dict, validate_default=True,
+        allowed="a mapping of serial node (node-<4 or 5 digits>) to its type under node_types; these are scheduled",
+    )
+
+    @field_validator("nodes")
+    @classmethod
+    def _node_types_known(cls, nodes: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        types = info.data.get("node_types")
+        if types is None:
+            return nodes
+        for device, node_type in nodes.items():
+            if node_type not in types:
+                raise PydanticCustomError(
+                    "unknown_node_type", "{device}: node type '{node_type}' is not under node_types (known: {known})",
+                    {"device": device, "node_type": node_type, "known": ", ".join(types) or "none"},
+                )
+        return nodes
 
 
 class Config(Section):
@@ -604,6 +628,28 @@ class Config(Section):
                     {"index": index, "zone": token.zone, "known": ", ".join(guardrails.zones) or "none"},
                 )
         return web
+
+    @field_validator("energy_harvesting")
+    @classmethod
+    def _scheduled_nodes_are_actuators(
+        cls, energy: EnergyHarvestingConfig, info: ValidationInfo
+    ) -> EnergyHarvestingConfig:
+        """A scheduled node no zone lists could never be commanded (the guardrails deny it): say so now."""
+        guardrails = info.data.get("guardrails")
+        if guardrails is None:
+            return energy
+        listed = {
+            device for zone in guardrails.zones.values() for device, kind in zone.actuators.items()
+            if kind == "sensor_node"
+        }
+        for device in energy.nodes:
+            if device not in listed:
+                raise PydanticCustomError(
+                    "unlisted_node",
+                    "nodes.{device} is not a sensor_node actuator of any zone under guardrails.zones",
+                    {"device": device},
+                )
+        return energy
 
     @field_validator("serial")
     @classmethod

@@ -23,15 +23,27 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from agent.apps.errors import AppSetupError
 from agent.apps.occupancy.features import canonical
 from agent.apps.occupancy.model import OccupancyModel
-from agent.apps.occupancy.online import DEFAULT_MODELS, OccupancyEstimator, default_model
+from agent.apps.occupancy.online import (
+    DEFAULT_MODELS,
+    OccupancyEstimator,
+    default_model,
+)
 from agent.apps.occupancy.policy import FAN_OFF, ControlSettings, Plan, RoomView, plan
 from agent.clock import Clock
 from agent.config.schema import OccupancyControlConfig, ZoneConfig
 from agent.guardrails import ActionRequest
 from agent.guardrails.schedule import SafeSchedule
-from agent.guardrails.targets import FAN_MODE, HEATING_SETPOINT, STATE, Kind, Registry, Target
+from agent.guardrails.targets import (
+    FAN_MODE,
+    HEATING_SETPOINT,
+    STATE,
+    Kind,
+    Registry,
+    Target,
+)
 from agent.ingest.reading import Reading
 from agent.ingest.zigbee import StateMessage
 from agent.store import AuditRecord, Outcome
@@ -50,7 +62,7 @@ HeldAttributes = Callable[[str, float], frozenset[str]]
 """``(zone, now)`` → the attributes of the zone an occupant holds now."""
 
 
-class ModelError(ValueError):
+class ModelError(AppSetupError):
     """The configured occupancy model cannot be loaded; the message says which and why."""
 
 
