@@ -313,3 +313,14 @@ def kmeans_nearest(
     x: ArrayLike, centroids: ArrayLike, threads: int = 1
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """(label, distance) of each row's nearest centroid; -1 and NaN for rows with a non-finite value."""
+
+# -- simplex weights of synthetic control and SDID (cpp/include/edgewise/simplex_weights.hpp) --
+
+def simplex_weights(
+    a: ArrayLike, b: ArrayLike, zeta: float, intercept: bool, start: ArrayLike | None = None,
+    min_decrease: float = 1e-3, max_iter: int = 10000, simd: bool = True,
+) -> tuple[npt.NDArray[np.float64], int, float]:
+    """Frank–Wolfe weights w ≥ 0, Σw = 1 minimising ζ²‖w‖² + ‖a·w − b‖²/n with the synthdid reference's
+    steps and stopping rule (agent/analytics/causal/frank_wolfe.py): (weights, iterations, objective).
+    ``start`` must lie on the simplex; uniform when None. ``simd=False`` forces the portable loop
+    instead of AVX2 (the same bits). GIL released."""

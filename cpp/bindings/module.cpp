@@ -9,6 +9,7 @@ void register_features(pybind11::module_& m);
 void register_streaming(pybind11::module_& m);
 void register_faults(pybind11::module_& m);
 void register_energy(pybind11::module_& m);
+void register_causal(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     edgewise::bindings::register_streaming(m);
     edgewise::bindings::register_faults(m);
     edgewise::bindings::register_energy(m);
+    edgewise::bindings::register_causal(m);
 }

@@ -31,7 +31,7 @@ def test_json_has_one_object_per_method_with_the_estimate_and_its_interval(
     status = main(["savings", str(panel_csv(tmp_path)), *COLUMNS, "--se", "jackknife", "--json"])
     rows = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert [r["method"] for r in rows] == ["did", "sc", "sc-intercept", "sdid"]
+    assert [r["method"] for r in rows] == ["did", "sc", "sc-intercept", "mc", "sdid", "trop"]
     for r in rows:
         assert {"estimate", "se", "ci_low", "ci_high", "n_units", "n_treated", "n_periods", "n_pre"} <= r.keys()
         assert (r["n_units"], r["n_treated"], r["n_periods"], r["n_pre"]) == (8, 3, 10, 6)
@@ -50,4 +50,4 @@ def test_a_request_that_cannot_be_answered_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith("edgewise savings: ") and "cannot read" in err and err.count("\n") == 1
     with pytest.raises(SystemExit):
-        main(["savings", str(one_treated), *COLUMNS, "--method", "mc"])  # not built: argparse names the choices
+        main(["savings", str(one_treated), *COLUMNS, "--method", "magic"])  # argparse names the choices

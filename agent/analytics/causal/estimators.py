@@ -16,7 +16,9 @@ All four are the same weighted double difference with different weights
 
 Weights come from :func:`~.frank_wolfe.simplex_weights` with the reference
 implementation's schedule: 100 iterations, drop weights below a quarter of the
-largest, then iterate to convergence.
+largest, then iterate to convergence.  ``solver="exact"`` solves the same
+weighted fit to its optimum instead (:mod:`~.exact_weights`), to show how far
+the published schedule's early stop moves an estimate.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.analytics.causal.exact_weights import exact_simplex_weights
 from agent.analytics.causal.frank_wolfe import simplex_weights, sparsify
 from agent.analytics.causal.panel import Panel
 
 FIRST_PASS_ITERATIONS = 100
 MAX_ITERATIONS = 10_000
 TINY_ETA = 1e-6
+SOLVERS = ("frank-wolfe", "exact")
+"""Weight solvers: the reference Frank–Wolfe schedule (the default; published figures) or the exact optimum."""
 
 
 @dataclass(frozen=True)
@@ -57,22 +62,20 @@ def did(panel: Panel) -> Estimate:
     return _estimate("did", panel, np.full(n0, 1.0 / n0), np.full(t0, 1.0 / t0))
 
 
-def sc(panel: Panel) -> Estimate:
-    omega = _unit_weights(panel, TINY_ETA, intercept=False)
+def sc(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
+    omega = _unit_weights(panel, TINY_ETA, intercept=False, solver=solver)
     return _estimate("sc", panel, omega, np.zeros(panel.n_pre))
 
 
-def sc_intercept(panel: Panel) -> Estimate:
-    omega = _unit_weights(panel, TINY_ETA, intercept=True)
+def sc_intercept(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
+    omega = _unit_weights(panel, TINY_ETA, intercept=True, solver=solver)
     return _estimate("sc-intercept", panel, omega, np.full(panel.n_pre, 1.0 / panel.n_pre))
 
 
-def sdid(panel: Panel) -> Estimate:
+def sdid(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
     eta_omega = (panel.n_treated * (panel.n_periods - panel.n_pre)) ** 0.25
-    return _estimate("sdid", panel, _unit_weights(panel, eta_omega, intercept=True), _time_weights(panel))
-
-
-METHODS: dict[str, Callable[[Panel], Estimate]] = {"did": did, "sc": sc, "sc-intercept": sc_intercept, "sdid": sdid}
+    omega = _unit_weights(panel, eta_omega, intercept=True, solver=solver)
+    return _estimate("sdid", panel, omega, _time_weights(panel, solver))
 
 
 def noise_level(panel: Panel) -> float:
@@ -88,24 +91,29 @@ def _collapsed(panel: Panel) -> np.ndarray:
     return np.vstack([top, bottom])
 
 
-def _fit(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, min_decrease: float) -> np.ndarray:
+def _fit(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, min_decrease: float,
+         solver: str = "frank-wolfe") -> np.ndarray:
+    if solver == "exact":
+        return exact_simplex_weights(a, b, zeta, intercept=intercept)
+    if solver != "frank-wolfe":
+        raise ValueError(f"unknown weight solver {solver!r}; use one of {', '.join(SOLVERS)}")
     first = simplex_weights(a, b, zeta, intercept=intercept, min_decrease=min_decrease,
                             max_iter=FIRST_PASS_ITERATIONS)
     return simplex_weights(a, b, zeta, intercept=intercept, start=sparsify(first), min_decrease=min_decrease,
                            max_iter=MAX_ITERATIONS)
 
 
-def _unit_weights(panel: Panel, eta: float, *, intercept: bool) -> np.ndarray:
+def _unit_weights(panel: Panel, eta: float, *, intercept: bool, solver: str = "frank-wolfe") -> np.ndarray:
     sigma = noise_level(panel)
     yc = _collapsed(panel)
     pre = yc[:, : panel.n_pre].T  # periods × (controls + treated mean)
-    return _fit(pre[:, :-1], pre[:, -1], eta * sigma, intercept, 1e-5 * sigma)
+    return _fit(pre[:, :-1], pre[:, -1], eta * sigma, intercept, 1e-5 * sigma, solver)
 
 
-def _time_weights(panel: Panel) -> np.ndarray:
+def _time_weights(panel: Panel, solver: str = "frank-wolfe") -> np.ndarray:
     sigma = noise_level(panel)
     controls = _collapsed(panel)[: panel.n_control]
-    return _fit(controls[:, :-1], controls[:, -1], TINY_ETA * sigma, True, 1e-5 * sigma)
+    return _fit(controls[:, :-1], controls[:, -1], TINY_ETA * sigma, True, 1e-5 * sigma, solver)
 
 
 def _estimate(method: str, panel: Panel, omega: np.ndarray, lam: np.ndarray) -> Estimate:
@@ -114,3 +122,12 @@ def _estimate(method: str, panel: Panel, omega: np.ndarray, lam: np.ndarray) -> 
     time = np.append(-lam, np.full(t1, 1.0 / t1))
     tau = float(unit @ panel.y @ time)
     return Estimate(method, tau, omega, lam, panel.n_units, n1, panel.n_periods, panel.n_pre)
+
+
+# Registered last: matrix completion and TROP build on Estimate and did above.
+from agent.analytics.causal.matrix_completion import mc  # noqa: E402
+from agent.analytics.causal.trop import trop  # noqa: E402
+
+METHODS: dict[str, Callable[[Panel], Estimate]] = {
+    "did": did, "sc": sc, "sc-intercept": sc_intercept, "mc": mc, "sdid": sdid, "trop": trop,
+}
