@@ -6,7 +6,7 @@ database: one O(1) native update per reading, no SQL on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -34,6 +34,9 @@ class _Point(NamedTuple):
     stats: RollingStats
     features: StreamingFeatures
     unit: str
+    push_stats: Callable[[float, float], bool]
+    """``stats.push``, bound once: the update loop runs for every reading."""
+    push_feature: Callable[[float], None]
 
 
 class PointTable:
@@ -47,16 +50,24 @@ class PointTable:
     def __init__(self, window: int) -> None:
         self._window = window
         self._points: dict[str, _Point] = {}
+        self._by_pair: dict[tuple[str, str], _Point] = {}
+        """The same points keyed by (device, channel): a tuple of two strings whose
+        hashes are already cached hashes faster than a new "device/channel" string."""
 
     def update(self, readings: Iterable[Reading]) -> None:
-        table = self._points
+        table = self._by_pair
         for r in readings:
-            key = f"{r.device}/{r.channel}"  # r.point, without a property call per reading
-            point = table.get(key)
+            point = table.get((r.device, r.channel))
             if point is None:
-                point = table[key] = _Point(RollingStats(self._window), StreamingFeatures(self._window), r.unit)
-            point.stats.push(r.ts, r.value)
-            point.features.push(r.value)
+                point = self._add(r)
+            point.push_stats(r.ts, r.value)
+            point.push_feature(r.value)
+
+    def _add(self, r: Reading) -> _Point:
+        stats, features = RollingStats(self._window), StreamingFeatures(self._window)
+        point = _Point(stats, features, r.unit, stats.push, features.push)
+        self._points[r.point] = self._by_pair[(r.device, r.channel)] = point
+        return point
 
     def __len__(self) -> int:
         return len(self._points)
