@@ -37,6 +37,12 @@ variance of long returns. The brown-out penalty still reaches back far enough to
 capacitor above the cut-off."""
 ALPHA = 0.01
 EPSILON = 0.05
+PIR_OFF_MARGIN = 2.0
+"""A state's table entry turns the PIR off only if that beats the best PIR-on mode by
+more than two events' worth of reward.  Without it the table switched the PIR off
+for single hours in lit, occupied afternoons of the demo building, where the
+values of on and off were within their noise; on the benchmark's unseen years
+it also detects more (99.6-99.9 % against 99.5-99.8 %)."""
 
 
 def train(params: _core.NodeParams, seeds: int = 4, days: int = 365, episodes: int = 40,
@@ -45,7 +51,7 @@ def train(params: _core.NodeParams, seeds: int = 4, days: int = 365, episodes: i
     traces = [build_scenario(name, days, TRAIN_SEED_BASE + s) for s in range(seeds) for name in SCENARIOS]
     return _core.train_q_learning(params, traces, DECISION_S, list(VOLTAGE_EDGES), list(LUX_EDGES),
                                   episodes_per_trace=episodes, alpha=ALPHA, gamma=GAMMA, epsilon=EPSILON,
-                                  seed=seed)
+                                  seed=seed, pir_off_margin=PIR_OFF_MARGIN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = train(node_params(), args.seeds, args.days, args.episodes, args.seed)
     trained_on = {"scenarios": list(SCENARIOS), "seeds": [TRAIN_SEED_BASE, TRAIN_SEED_BASE + args.seeds - 1],
                   "days": args.days, "episodes_per_trace": args.episodes, "learner_seed": args.seed,
-                  "method": "tabular Q-learning", "node_type": "defaults (Ember)"}
+                  "method": "tabular Q-learning", "pir_off_margin": PIR_OFF_MARGIN,
+                  "node_type": "defaults (Ember)"}
     save_table(table, args.out, trained_on)
     print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0

@@ -191,9 +191,9 @@ void register_simulation(py::module_& m) {
     m.def("train_q_learning",
           [](const NodeParams& p, const std::vector<Trace>& traces, double decision_s, std::vector<double> v_edges,
              std::vector<double> lux_edges, int episodes_per_trace, double alpha, double gamma, double epsilon,
-             double brownout_penalty_per_h, double energy_cost_per_j, std::uint64_t seed) {
+             double brownout_penalty_per_h, double energy_cost_per_j, std::uint64_t seed, double pir_off_margin) {
               const QLearningConfig config{episodes_per_trace, alpha,  gamma, epsilon, brownout_penalty_per_h,
-                                           energy_cost_per_j,  seed};
+                                           energy_cost_per_j,  seed, pir_off_margin};
               const TableShape shape{std::move(v_edges), std::move(lux_edges)};
               py::gil_scoped_release release;
               return train_q_learning(p, traces, decision_s, shape, config);
@@ -201,6 +201,7 @@ void register_simulation(py::module_& m) {
           py::arg("params"), py::arg("traces"), py::arg("decision_s"), py::arg("voltage_edges"), py::arg("lux_edges"),
           py::arg("episodes_per_trace") = 20, py::arg("alpha") = 0.1, py::arg("gamma") = 0.995,
           py::arg("epsilon") = 0.1, py::arg("brownout_penalty_per_h") = 200.0, py::arg("energy_cost_per_j") = 10.0, py::arg("seed") = 1,
+          py::arg("pir_off_margin") = 0.0,
           "Tabular Q-learning over (hour, voltage bin, light bin); returns the greedy TablePolicy.");
 }
 

@@ -514,9 +514,23 @@ TablePolicy train_q_learning(const NodeParams& p, const std::vector<Trace>& trac
         // (PIR on, report every 4 h) rather than argmax's arbitrary first.
         const std::uint32_t* n = visits.data() + i * kModeCount;
         const bool unseen = std::all_of(n, n + kModeCount, [](std::uint32_t v) { return v == 0; });
-        modes[i] = static_cast<std::int8_t>(unseen ? 5 : argmax(qs));
+        modes[i] = static_cast<std::int8_t>(unseen ? 5 : table_mode(qs, config.pir_off_margin));
     }
     return TablePolicy(shape, std::move(modes));
+}
+
+int table_mode(const double* q, double pir_off_margin) {
+    const int best = argmax(q);
+    if (kModes[static_cast<std::size_t>(best)].pir_on) {
+        return best;
+    }
+    int best_on = -1;
+    for (std::size_t m = 0; m < kModeCount; ++m) {
+        if (kModes[m].pir_on && (best_on < 0 || q[m] > q[best_on])) {
+            best_on = static_cast<int>(m);
+        }
+    }
+    return q[best] - q[best_on] > pir_off_margin ? best : best_on;
 }
 
 }  // namespace edgewise::energy

@@ -13,6 +13,9 @@ from agent.energy import MODES, load_table, make_policy, run_policy, save_table
 from agent.energy.scenarios import build_scenario
 from agent.energy.train import LUX_EDGES, VOLTAGE_EDGES
 
+MODES_PIR_ON = np.array([pir for pir, _ in MODES])
+"""Whether each mode index keeps the PIR on."""
+
 
 def test_modes_cover_pir_and_report_interval() -> None:
     assert {pir for pir, _ in MODES} == {False, True}
@@ -79,3 +82,19 @@ def test_learned_beats_fixed_on_an_unseen_interior_office_quarter() -> None:
     learned, fixed = run_policy("learned", params, trace), run_policy("fixed", params, trace)
     assert learned.brownout_hours == 0.0
     assert learned.events_detected >= fixed.events_detected
+
+
+def test_the_pir_off_margin_keeps_the_pir_on_unless_off_is_clearly_better() -> None:
+    """Margin 0 is plain argmax, which turns the PIR off in some states; an enormous
+    margin keeps it on everywhere; a moderate one only removes PIR-off entries."""
+    traces = [build_scenario("dim_corridor", 28, 10_002)]
+    args = (_core.NodeParams(), traces, 3600.0, list(VOLTAGE_EDGES), list(LUX_EDGES))
+    tables = {margin: _core.train_q_learning(*args, episodes_per_trace=5, gamma=0.9, alpha=0.01, seed=3,
+                                             pir_off_margin=margin).modes
+              for margin in (0.0, 2.0, 1e9)}
+    pir_on = {margin: MODES_PIR_ON[modes] for margin, modes in tables.items()}
+    assert not pir_on[0.0].all()
+    assert pir_on[1e9].all()
+    assert (pir_on[2.0] >= pir_on[0.0]).all()  # only ever turns an off entry on
+    same_side = pir_on[2.0] == pir_on[0.0]
+    assert (tables[2.0][same_side] == tables[0.0][same_side]).all()

@@ -217,11 +217,21 @@ struct QLearningConfig {
     double brownout_penalty_per_h = 200.0;  ///< reward lost per hour browned out; a detected event earns 1
     double energy_cost_per_j = 10.0;        ///< reward lost per joule consumed: prefer the frugal of equal modes
     std::uint64_t seed = 1;
+    /// A PIR-off mode goes into the table only if its value beats the best
+    /// PIR-on mode's by more than this many detected events: an hour with the
+    /// PIR off misses every event in it for certain, while near-equal values
+    /// are mostly the noise of a few visits.
+    double pir_off_margin = 0.0;
 };
+
+/// The mode a table keeps for one state's action values: the best, unless it
+/// turns the PIR off and some PIR-on mode is within `pir_off_margin` of it.
+int table_mode(const double* q, double pir_off_margin);
 
 /// Tabular Q-learning over TableShape states on the given traces; returns the greedy table.
 /// Reward per decision period: detected events - energy_cost_per_j * joules consumed
-/// - brownout_penalty_per_h * hours browned out. The learning rate of a
+/// - brownout_penalty_per_h * hours browned out. States never visited get PIR on,
+/// a report every 4 h; the others table_mode(). The learning rate of a
 /// (state, mode) pair is max(alpha, 1 / visits), so early estimates settle fast.
 TablePolicy train_q_learning(const NodeParams& p, const std::vector<Trace>& traces, double decision_s,
                              const TableShape& shape, const QLearningConfig& config);
