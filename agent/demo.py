@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from agent.systemd import configure_logging
 from agent.transports.mqtt import client_logger
 
 if TYPE_CHECKING:
+    from firmware_sim.faults import Fault
     from firmware_sim.nodes import HarvestingNode, Spot
 
 log = logging.getLogger("edgewise.demo")
@@ -52,6 +53,10 @@ class DemoOptions:
     harvesting_nodes: int = 0
     """Battery-free PIR nodes (corridor first, then rooms) scheduled by the sensing-schedule app;
     ``edgewise demo`` runs three."""
+    fault_detection: bool = True
+    """Run daily fault detection, with an outdoor weather sensor on the Zigbee network for its thermal model."""
+    faults: tuple[Fault, ...] = ()
+    """Faults injected into the building (firmware_sim/faults.py); ``edgewise demo`` injects :func:`demo_fault`."""
 
 
 def example_config_path() -> Path:
@@ -71,6 +76,8 @@ def run_demo(options: DemoOptions) -> int:
               file=sys.stderr)
         return 2
     configure_logging("warning")
+    if options.fault_detection and not options.faults:
+        options = replace(options, faults=(demo_fault(options.rooms),))
     summary = asyncio.run(_demo(options))
     if options.json:
         print(json.dumps(summary))
@@ -136,6 +143,7 @@ class DemoSite:
         from firmware_sim.broker import Mosquitto
         from firmware_sim.building import Building
         from firmware_sim.dongle import Dongle
+        from firmware_sim.faults import inject, leak_watts
         from firmware_sim.nodes import harvesting_spots
         from firmware_sim.simulation import Simulation, SimulationSettings
         from firmware_sim.zigbee_devices import ZigbeeNetwork
@@ -156,13 +164,14 @@ class DemoSite:
 
         self.settings = SimulationSettings(rooms=opts.rooms, seed=opts.seed)
         self.building = Building(opts.rooms, opts.seed, self.settings.start)
+        inject(self.building, [leak_watts(self.building, f) for f in opts.faults])
         model = train_demo_model(opts.rooms, opts.seed, self.settings.start, tmp) if opts.control else None
         spots = harvesting_spots(self.building, opts.harvesting_nodes)
         self.config = demo_config(
             load_config(example_config_path()), os.ttyname(slave), (self.host, self.port),
             (up_host, up_port), self.db_path, self.building, self._outbox_max_rows, occupancy_model=model,
             harvesting={f"node-{node_id:04d}": spot.name for node_id, spot in spots},
-            harvesting_types=self._harvesting_types,
+            harvesting_types=self._harvesting_types, outdoor_sensor=OUTDOOR_SENSOR if opts.fault_detection else None,
         )
         if self._actuation is not None:
             self.config = self.config.model_copy(update={"actuation": self._actuation})
@@ -179,7 +188,8 @@ class DemoSite:
                    duplicate_prob=self.faults.duplicate_prob, on_command=self.sim.apply_command)
         )
         self.zigbee = await stack.enter_async_context(
-            ZigbeeNetwork(self.building, self.host, self.port, rng=random.Random(opts.seed * 104729 + 1))
+            ZigbeeNetwork(self.building, self.host, self.port, rng=random.Random(opts.seed * 104729 + 1),
+                          outdoor_sensor=OUTDOOR_SENSOR if opts.fault_detection else None)
         )
         return self
 
@@ -292,6 +302,7 @@ class DemoSite:
             "room_summary": room_summary(self.agent.points, self.building),
             **self.energy_summary(stats),
             "harvesting": self.harvesting_summary(),
+            **self.fault_summary(),
             "wall_seconds": round(wall_seconds, 2),
         }
 
@@ -336,6 +347,17 @@ class DemoSite:
             rows.append(row)
         return rows
 
+    def fault_summary(self) -> dict[str, object]:
+        """The faults the gateway found (the store's table, ranked) beside those injected, and its last run."""
+        app = self.agent.fault_detection
+        last = app.runs[-1].summary() if app is not None and app.runs else None
+        return {
+            "fault_detection": last,
+            "faults_found": [json.loads(row.item()) for row in self.agent.store.faults()],
+            "faults_injected": [{"room": f.room_id, "kind": f.kind, "start": f.start,
+                                 "day": round((f.start - self.settings.start) / 86400.0, 3)} for f in self.options.faults],
+        }
+
     async def _stop_counter(self, task: asyncio.Task[None]) -> None:
         self.counter.stop()
         await task
@@ -353,13 +375,15 @@ def demo_config(
     occupancy_model: str | None = None,
     harvesting: Mapping[str, str] | None = None,
     harvesting_types: Mapping[str, Mapping[str, float]] | None = None,
+    outdoor_sensor: str | None = None,
 ) -> Config:
     """The example config with only the site-specific parts replaced.
 
     With ``occupancy_model`` (a model file), the occupancy control app is on.
     ``harvesting`` (device → room id or ``corridor``) adds battery-free PIR nodes,
     scheduled by the sensing-schedule app; ``harvesting_types`` gives some of them
-    their own node type (named after the device).
+    their own node type (named after the device).  With ``outdoor_sensor`` (a Zigbee
+    weather sensor's name) daily fault detection is on, reading its temperature.
     """
     rooms = getattr(building, "rooms")
     devices = {}
@@ -408,10 +432,28 @@ def demo_config(
     if occupancy_model is not None:
         control = {**data["apps"]["occupancy_control"], "enabled": True, "model": occupancy_model}
         data["apps"] = {**data["apps"], "occupancy_control": control}
+    if outdoor_sensor is not None:
+        devices[outdoor_sensor] = {"room": None, "name": "outdoor weather sensor"}
+        faults = {**data["apps"]["fault_detection"], "enabled": True, "outdoor": f"{outdoor_sensor}/temperature"}
+        data["apps"] = {**data["apps"], "fault_detection": faults}
     return Config.model_validate(data)
 
 
 DEMO_NODE_TYPE = "ember"
+OUTDOOR_SENSOR = "outdoor_weather"
+DEMO_FAULT_DAY = 7.5
+"""The demo's fault starts at noon of day 7, after the detectors' training week."""
+
+
+def demo_fault(rooms: int) -> Fault:
+    """What ``edgewise demo`` injects: the last room's heating valve leaks 20 % of its heater's
+    rating, found by the gateway's run on day 9 (``--days 10``).  A leak, because the occupancy
+    control app cannot hide it: a stuck time programme, say, it corrects by setting the empty
+    room back, so there is little waste to find."""
+    from firmware_sim.faults import Fault
+    from firmware_sim.simulation import DEFAULT_START
+
+    return Fault("leaking_valve", f"room{rooms:02d}", DEFAULT_START + DEMO_FAULT_DAY * 86400.0, 0.2)
 
 
 def harvesting_nodes(config: Config, spots: list[tuple[int, Spot]], seed: int) -> list[HarvestingNode]:
@@ -571,6 +613,7 @@ def format_summary(summary: dict[str, object]) -> str:
         "",
         *_energy_lines(summary),
         *_harvesting_lines(summary),
+        *_fault_lines(summary),
         "  room     temp mean (min–max) over the last window   CO2 last   HVAC energy",
     ]
     for row in summary["room_summary"]:  # type: ignore[union-attr]
@@ -617,6 +660,26 @@ def _harvesting_lines(summary: dict[str, object]) -> list[str]:
             f"  {'–' if pct is None else f'{pct:.1f} %':>8}  {row['brownout_h']:>11.1f}  {row['min_voltage']:.2f}"
             f"  {row['mode'] or '–'}"
         )
+    return lines + [""]
+
+
+def _fault_lines(summary: dict[str, object]) -> list[str]:
+    """What the gateway's daily fault detection found, beside what the simulator injected."""
+    last = summary.get("fault_detection")
+    if not isinstance(last, dict):
+        return []
+    injected = ", ".join(f"{f['kind']} in {f['room']} from day {f['day']:g}"
+                         for f in summary["faults_injected"]) or "none"  # type: ignore[union-attr]
+    lines = [f"  fault detection (daily, on {last['days']} day(s) of stored history)   injected: {injected}"]
+    if last["insufficient_data"]:
+        lines.append(f"    insufficient data for {len(last['insufficient_data'])} of {last['rooms']} rooms "
+                     "(the detectors train on 7 days, then score; try --days 10)")
+    found = summary["faults_found"]
+    for rank, f in enumerate(found, 1):  # type: ignore[arg-type]
+        lines.append(f"    {rank}. {f['room']:<8} {f['kind']:<14} {f['waste_kwh_per_day']:6.2f} kWh/day wasted"
+                     f"  ({', '.join(f['detectors'])})")
+    if not found and not last["insufficient_data"]:
+        lines.append("    no faults found")
     return lines + [""]
 
 

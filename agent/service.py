@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.actuation import Actuator, OverrideResult, ZigbeeCommander
+from agent.apps.faults.app import FaultDetection, load_rules_file
+from agent.apps.faults.gather import room_points
 from agent.apps.occupancy.control import OccupancyControl, load_model
 from agent.apps.sensing_schedule import SensingSchedule, load_policy
 from agent.clock import Clock
@@ -43,7 +45,7 @@ from agent.systemd import Notifier, watchdog_loop
 from agent.transports.backoff import Backoff
 from agent.transports.mqtt import BrokerAddress, make_client
 from agent.upstream.publisher import UpstreamPublisher
-from agent.upstream.topics import audit_topic
+from agent.upstream.topics import audit_topic, faults_topic
 from agent.web import WebServer
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class Agent:
         control = config.apps.occupancy_control
         self._occupancy_model = load_model(control.model) if control.enabled else None
         self._schedule_policy = load_policy(config.energy_harvesting) if config.energy_harvesting.nodes else None
+        faults = config.apps.fault_detection
+        self._fault_rules = load_rules_file(faults) if faults.enabled else None
         self.notifier = notifier or Notifier()
         self.counters = IngestCounters()
         self.status = AgentStatus()
@@ -110,6 +114,7 @@ class Agent:
         )
         self.occupancy_control = self._make_occupancy_control()
         self.sensing_schedule = self._make_sensing_schedule()
+        self.fault_detection = self._make_fault_detection()
         self.running = asyncio.Event()
         self._sources_stop = asyncio.Event()
         self.web = WebServer(self, config.web) if config.web.enabled else None
@@ -141,6 +146,8 @@ class Agent:
                 ]
                 if self.sensing_schedule is not None:
                     monitors.append(tg.create_task(self.sensing_schedule.run(), name="sensing-schedule"))
+                if self.fault_detection is not None:
+                    monitors.append(tg.create_task(self.fault_detection.run(), name="fault-detection"))
                 web = tg.create_task(self.web.serve(self._web_stop), name="web") if self.web else None
                 self.running.set()
                 self.notifier.ready()
@@ -358,6 +365,21 @@ class Agent:
         return SensingSchedule(
             self.config.energy_harvesting, self.guardrails.registry, self._schedule_policy, self.request, self.clock,
             time_zone(self.config.guardrails.timezone),
+        )
+
+    def _make_fault_detection(self) -> FaultDetection | None:
+        """The daily fault detector, if enabled; it reads the store and only alerts (no commands)."""
+        if self._fault_rules is None:
+            return None
+        kinds = {device: kind for zone in self.config.guardrails.zones.values()
+                 for device, kind in zone.actuators.items()}
+        rooms = room_points({name: device.room for name, device in self.config.devices.items()}, kinds)
+        up = self.config.upstream
+        return FaultDetection(
+            self.config.apps.fault_detection, rooms, self._fault_rules, self.store, self.store_thread, self.clock,
+            time_zone(self.config.guardrails.timezone),
+            upstream_topic=faults_topic(up.topic_prefix, self.config.gateway.id) if up else None,
+            on_queued=self.publisher.notify if self.publisher else None,
         )
 
     def _held_attributes(self, zone: str, now: float) -> frozenset[str]:

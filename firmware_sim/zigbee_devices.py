@@ -3,7 +3,9 @@
 Each room has a thermostat, a smart plug in front of its electric heater, a
 ventilation unit (``fan_mode`` off, low or high holds it until the programme's
 next switch, "auto" follows the building's time programme; ``state`` ON/OFF is
-high/off) and a light.
+high/off) and a light.  Optionally the site also has an outdoor weather sensor
+(``outdoor_sensor``: temperature and humidity, as a Zigbee weather sensor
+reports them), which the fault detector's thermal model needs.
 Like Zigbee2MQTT, the network publishes retained availability, state messages
 with ``last_seen`` in epoch milliseconds, and answers ``<base>/<name>/set``
 commands by changing the device and publishing its new state straight away.
@@ -26,6 +28,7 @@ import aiomqtt
 from agent.transports.mqtt import client_logger
 
 from firmware_sim.building import FAN_MODES, Building, Room
+from firmware_sim.weather import saturation_vapour_density
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ THERMOSTAT = "thermostat"
 PLUG = "plug"
 VENTILATION = "ventilation"
 LIGHT = "light"
+WEATHER = "weather"
 SETPOINT_MIN_C = 5.0
 SETPOINT_MAX_C = 30.0
 STANDBY_W = 0.5
@@ -48,7 +52,8 @@ class CommandError(ValueError):
 class _Device:
     name: str
     kind: str
-    room: Room
+    room: Room | None
+    """None for the outdoor weather sensor."""
     rng: random.Random
     base_lqi: int
     last_seen_ms: int = 0
@@ -65,7 +70,9 @@ class ZigbeeNetwork:
         *,
         rng: random.Random,
         base_topic: str = "zigbee2mqtt",
+        outdoor_sensor: str | None = None,
     ) -> None:
+        """``outdoor_sensor``: the friendly name of an outdoor weather sensor, or None for none."""
         self.building = building
         self.base_topic = base_topic.rstrip("/")
         self.devices: dict[str, _Device] = {}
@@ -73,6 +80,10 @@ class ZigbeeNetwork:
             for name, kind in room_devices(room):
                 device_rng = random.Random(rng.getrandbits(64))
                 self.devices[name] = _Device(name, kind, room, device_rng, device_rng.randint(60, 200))
+        if outdoor_sensor is not None:
+            device_rng = random.Random(rng.getrandbits(64))
+            self.devices[outdoor_sensor] = _Device(outdoor_sensor, WEATHER, None, device_rng,
+                                                   device_rng.randint(60, 200))
         self.messages_published = 0
         self.device_messages_published = 0
         """State and availability messages: what the agent counts as received."""
@@ -167,6 +178,8 @@ class ZigbeeNetwork:
             raise CommandError(f"no device called {name!r}")
         command = _parse_command(payload)
         room = device.room
+        if room is None:
+            raise CommandError(f"{name} is a sensor; it takes no commands")
         if device.kind == THERMOSTAT:
             self.building.set_setpoint(room.room_id, _setpoint(command))
         elif device.kind == PLUG:
@@ -182,9 +195,20 @@ class ZigbeeNetwork:
     def _state(self, device: _Device) -> dict[str, Any]:
         room, rng = device.room, device.rng
         lqi = max(0, min(255, device.base_lqi + rng.randint(-8, 8)))
+        if room is None:
+            t = self.building.time
+            weather = self.building.weather
+            humidity = 100.0 * weather.vapour_density(t) / saturation_vapour_density(weather.temperature(t))
+            return {
+                "temperature": round(weather.temperature(t) + rng.gauss(0.0, 0.1), 1),
+                "humidity": round(min(100.0, max(0.0, humidity)), 1),
+                "linkquality": lqi,
+                "last_seen": device.last_seen_ms,
+            }
         if device.kind == THERMOSTAT:
             return {
-                "local_temperature": round(room.temperature + rng.gauss(0.0, 0.05), 1),
+                # What the thermostat's own sensor reads: a sensor fault shows here.
+                "local_temperature": round(room.reported_temperature + rng.gauss(0.0, 0.05), 1),
                 "occupied_heating_setpoint": round(room.setpoint, 1),
                 "running_state": "heat" if room.hvac_on else "idle",
                 "system_mode": "heat",

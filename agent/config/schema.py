@@ -468,10 +468,30 @@ class OccupancyControlConfig(Section):
     dcv: DcvConfig = setting(default_factory=DcvConfig, allowed="a mapping")
 
 
+class FaultDetectionConfig(Section):
+    """Daily fault detection on the stored readings, ranked by wasted energy (docs/faults.md)."""
+
+    enabled: bool = setting(False, allowed="true or false")
+    hour: int = setting(2, allowed="a whole hour 0–23 of the local day (guardrails.timezone)", ge=0, le=23)
+    window_days: int = setting(
+        28, allowed="a whole number of days 9–365: the history each run reads (the first 7 days train)",
+        ge=9, le=365,
+    )
+    outdoor: Point | None = setting(
+        None,
+        allowed="the point of an outdoor temperature sensor (device/channel), or leave the key out "
+        "(the thermal model then has insufficient data)",
+    )
+    rules: str | None = setting(
+        None, allowed="the path of a YAML rule file, or leave the key out for the shipped rules", min_length=1
+    )
+
+
 class AppsConfig(Section):
     """The apps the agent runs; each acts only through the guardrails."""
 
     occupancy_control: OccupancyControlConfig = setting(default_factory=OccupancyControlConfig, allowed="a mapping")
+    fault_detection: FaultDetectionConfig = setting(default_factory=FaultDetectionConfig, allowed="a mapping")
 
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"

@@ -90,6 +90,9 @@ class Detection:
     """Room -> "ok", "fault" or "insufficient_data"."""
     faults: list[DetectedFault]
     """Ranked: most wasted energy first."""
+    model_status: dict[str, str] = field(default_factory=dict)
+    """Room -> "ok" or "insufficient_data" for the model detector alone: it also needs the
+    outdoor temperature, which a site may not have; the cluster and rule detectors run without."""
 
 
 def detect(
@@ -99,15 +102,16 @@ def detect(
     cfg = config or DetectorConfig()
     rules = load_rules() if rules is None else rules
     valid_day = _valid_days(series, cfg)
-    enough = valid_day[:, : cfg.train_days].sum(axis=1) >= cfg.min_train_days
-    enough &= series.days > cfg.train_days
-    model_score, waste, effect = _model_scores(series, cfg, valid_day)
+    enough = _enough(valid_day, series, cfg)
+    valid_model = valid_day & _outdoor_days(series, cfg)
+    model_enough = _enough(valid_model, series, cfg)
+    model_score, waste, effect = _model_scores(series, cfg, valid_model)
     cluster_score = _cluster_scores(series, cfg, valid_day, enough)
     signals = hourly_signals(series)
     rule_hits = {rule.name: rule.fires(signals) & valid_day for rule in rules}
     scored = valid_day & enough[:, None]
     scored[:, : cfg.train_days] = False
-    model_flag = scored & (model_score > cfg.model_threshold)
+    model_flag = scored & model_enough[:, None] & (model_score > cfg.model_threshold)
     cluster_flag = scored & (cluster_score > cfg.cluster_threshold)
     rule_flag = np.zeros_like(scored)
     for hits in rule_hits.values():
@@ -127,17 +131,28 @@ def detect(
         faults.append(_describe(i, room, first, day_start, flagged, model_flag, cluster_flag, rule_hits, rules,
                                 waste, model_score, cluster_score, signals, cfg.train_days, effect[i]))
     faults.sort(key=lambda f: (-f.waste_kwh_per_day, f.room))
-    return Detection(series.room_ids, day_start, flagged, model_score, cluster_score, rule_hits, waste, status, faults)
+    model_status = {room: "ok" if ok else INSUFFICIENT_DATA for room, ok in zip(series.room_ids, model_enough)}
+    return Detection(series.room_ids, day_start, flagged, model_score, cluster_score, rule_hits, waste, status, faults,
+                     model_status)
 
 
 # -- data sufficiency ------------------------------------------------------------
 
 def _valid_days(series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
-    """(rooms, days): enough finite values of every signal the detectors read."""
+    """(rooms, days): enough finite values of every room signal the detectors read."""
     ok = np.isfinite(series.daily(series.temperature)) & np.isfinite(series.daily(series.duty))
     ok &= np.isfinite(series.daily(series.energy_kwh)) & np.isfinite(series.daily(series.setpoint))
-    ok &= np.isfinite(series.daily(series.outdoor_by_room))
     return ok.mean(axis=2) >= cfg.min_valid_share
+
+
+def _outdoor_days(series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
+    """(rooms, days): enough outdoor temperatures for the model detector."""
+    return np.isfinite(series.daily(series.outdoor_by_room)).mean(axis=2) >= cfg.min_valid_share
+
+
+def _enough(valid_day: np.ndarray, series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
+    """(rooms,): enough valid training days, and at least one day after them to score."""
+    return (valid_day[:, : cfg.train_days].sum(axis=1) >= cfg.min_train_days) & (series.days > cfg.train_days)
 
 
 # -- (a) model ---------------------------------------------------------------------
@@ -375,10 +390,16 @@ def _describe(i: int, room: str, first: int, day_start: np.ndarray, flagged: np.
     w = waste[i, since][days]
     estimate = float(np.nanmean(w)) if np.isfinite(w).any() else 0.0
     kind = _kind(i, since, fired, rules, signals, waste, train_days, effect)
-    parts = [f"{int(days.sum())} flagged days", f"max model score {np.nanmax(model_score[i, since]):.1f}",
-             f"max cluster distance {np.nanmax(cluster_score[i, since]):.1f}"]
+    parts = [f"{int(days.sum())} flagged days", _largest("model score", model_score[i, since]),
+             _largest("cluster distance", cluster_score[i, since])]
     parts += [f"rule {name} on {n} days" for name, n in fired.items()]
     return DetectedFault(room, kind, float(day_start[first]), round(estimate, 3), tuple(detectors), "; ".join(parts))
+
+
+def _largest(name: str, scores: np.ndarray) -> str:
+    """``max <name> <value>``, or why there is none (the model without an outdoor temperature)."""
+    finite = scores[np.isfinite(scores)]
+    return f"max {name} {finite.max():.1f}" if len(finite) else f"no {name} (insufficient data)"
 
 
 def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], signals: dict[str, np.ndarray],
