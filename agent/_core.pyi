@@ -294,6 +294,7 @@ def train_q_learning(
     params: NodeParams, traces: Sequence[Trace], decision_s: float, voltage_edges: Sequence[float],
     lux_edges: Sequence[float], episodes_per_trace: int = 20, alpha: float = 0.1, gamma: float = 0.995,
     epsilon: float = 0.1, brownout_penalty_per_h: float = 200.0, energy_cost_per_j: float = 10.0, seed: int = 1,
+    pir_off_margin: float = 0.0,
 ) -> TablePolicy: ...
 
 # -- fault detection kernels (cpp/include/edgewise/fault_kernels.hpp; agent/apps/faults/) --
@@ -324,3 +325,22 @@ def simplex_weights(
     steps and stopping rule (agent/analytics/causal/frank_wolfe.py): (weights, iterations, objective).
     ``start`` must lie on the simplex; uniform when None. ``simd=False`` forces the portable loop
     instead of AVX2 (the same bits). GIL released."""
+
+# -- SC, SC with intercept and SDID, and their placebo replications (cpp/include/edgewise/weighted_did.hpp) --
+
+def weighted_did(
+    y: ArrayLike, n_control: int, n_pre: int, method: str, first_pass: int = 100, max_iter: int = 10000,
+    tiny_eta: float = 1e-6, min_decrease_per_sigma: float = 1e-5, simd: bool = True,
+) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``method`` 'sc', 'sc-intercept' or 'sdid' on y (units × periods, controls first, treated after
+    period ``n_pre``) as agent/analytics/causal/estimators.py fits it: (estimate, unit_weights,
+    time_weights). ValueError for a panel without treated unit, post-period or noise level. GIL released."""
+
+def placebo_weighted_did(
+    controls: ArrayLike, n_pre: int, placebo_treated: int, orders: ArrayLike, method: str,
+    first_pass: int = 100, max_iter: int = 10000, tiny_eta: float = 1e-6, min_decrease_per_sigma: float = 1e-5,
+    threads: int = 1, simd: bool = True,
+) -> npt.NDArray[np.float64]:
+    """One placebo estimate of ``method`` per row of ``orders`` (reps × controls, each a permutation):
+    the control rows in that order, the last ``placebo_treated`` treated after ``n_pre``. Up to
+    ``threads`` threads; the result does not depend on them. GIL released."""

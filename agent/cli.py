@@ -92,7 +92,39 @@ def build_parser() -> argparse.ArgumentParser:
     savings.add_argument("--reps", type=int, default=200, help="placebo/bootstrap replications (default 200)")
     savings.add_argument("--seed", type=int, default=0, help="seed of the replications (default 0)")
     savings.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
+    savings.add_argument("--plot", type=Path, metavar="FILE.png",
+                         help="draw the treated average and each counterfactual (needs matplotlib: edgewise[plot])")
     savings.set_defaults(func=_cmd_savings)
+
+    fleet = sub.add_parser("fleet-panel",
+                           help="write a simulated fleet's daily energy with staggered adoption and a known effect")
+    fleet.add_argument("out", type=Path, metavar="OUT.csv", help="long format: building,date,kwh,treated")
+    fleet.add_argument("--units", type=int, default=40, help="buildings (default 40)")
+    fleet.add_argument("--periods", type=int, default=365, help="days from 2025-01-01 (default 365)")
+    fleet.add_argument("--effect", type=float, default=10.0, metavar="PCT",
+                       help="percent of heating energy the measure saves (default 10)")
+    fleet.add_argument("--treated-share", type=float, default=0.4, help="share of buildings adopting (default 0.4)")
+    fleet.add_argument("--cohorts", type=int, default=3, help="adoption waves (default 3)")
+    fleet.add_argument("--seed", type=int, default=0, help="seed; the same seed writes the same file")
+    fleet.set_defaults(func=_cmd_fleet_panel)
+
+    export = sub.add_parser("export-panel",
+                            help="write daily energy per zone from the store as a CSV `edgewise savings` reads")
+    export.add_argument("out", type=Path, metavar="OUT.csv", help="long format: zone,date,kwh,treated")
+    export.add_argument("--db", metavar="FILE", help="the agent's database (default: gateway.database of --config)")
+    export.add_argument("--config", "-c", default="/etc/edgewise/edgewise.yaml", metavar="FILE",
+                        help="configuration file to find the database and time zone in "
+                             "(default /etc/edgewise/edgewise.yaml)")
+    export.add_argument("--treated-from", action="append", default=[], metavar="ZONE=DATE",
+                        help="the measure is in place in ZONE from DATE (YYYY-MM-DD); repeatable. "
+                             "Default: from each zone's first command by --app, per the audit trail")
+    export.add_argument("--app", default="occupancy",
+                        help="the app whose first command in a zone marks it treated (default occupancy)")
+    export.add_argument("--timezone", metavar="NAME",
+                        help="days are local days here (default: guardrails.timezone of --config, else UTC)")
+    export.add_argument("--max-gap", type=float, default=3600.0, metavar="SECONDS",
+                        help="readings further apart are reported as a gap (default 3600)")
+    export.set_defaults(func=_cmd_export_panel)
     return parser
 
 
@@ -105,7 +137,21 @@ def _cmd_savings(args: argparse.Namespace) -> int:
     from agent.analytics.causal.cli import SavingsOptions, savings_main
 
     return savings_main(SavingsOptions(args.panel, args.unit, args.time, args.outcome, args.treated, args.method,
-                                       args.se, args.reps, args.seed, args.json))
+                                       args.se, args.reps, args.seed, args.json, args.plot))
+
+
+def _cmd_fleet_panel(args: argparse.Namespace) -> int:
+    from firmware_sim.fleet import fleet_panel_main
+
+    return fleet_panel_main(args.out, units=args.units, periods=args.periods, effect_pct=args.effect,
+                            treated_share=args.treated_share, cohorts=args.cohorts, seed=args.seed)
+
+
+def _cmd_export_panel(args: argparse.Namespace) -> int:
+    from agent.analytics.export_panel import export_panel_main
+
+    return export_panel_main(args.out, args.db, args.config, args.treated_from, args.timezone, args.max_gap,
+                             args.app)
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "lanes.hpp"
 
@@ -113,16 +114,42 @@ struct LaneMinimum {
         index = lanes::select<V>(better, other.index, index);
     }
 
-    /// Folds the lanes into (lowest, best): the smallest value, the first index among equals.
-    EDGEWISE_SIMPLEX_INLINE void fold(double& lowest, std::size_t& best) const {
-        double v = value[0], at = index[0];
-        for (int l = 1; l < lanes::Traits<V>::kWidth; ++l) {
-            const bool better = value[l] < v || (value[l] == v && index[l] < at);
-            v = better ? value[l] : v;
-            at = better ? index[l] : at;
+    /// Folds the lanes into (lowest, best): the smallest value, the first index
+    /// among equals.  A tree of whole-vector takes, without a branch: which
+    /// lane holds the minimum is data, and a mispredicted branch here would
+    /// flush the other job's interleaved steps (run_all) every step.  The rule
+    /// is associative, so the tree finds what a scan would.
+    EDGEWISE_SIMPLEX_INLINE void fold(double& lowest, std::size_t& best) {
+        if constexpr (lanes::Traits<V>::kWidth == 4) take(LaneMinimum{swap_halves(value), swap_halves(index)});
+        take(LaneMinimum{swap_neighbours(value), swap_neighbours(index)});
+        lowest = value[0];
+        best = static_cast<std::size_t>(index[0]);
+    }
+
+    // Lane l's partner l ^ 2, and l ^ 1 (clang spells the shuffle differently from GCC, which has
+    // __builtin_shufflevector only from version 12).
+    static EDGEWISE_SIMPLEX_INLINE V swap_halves(V v) {
+#if defined(__clang__)
+        return __builtin_shufflevector(v, v, 2, 3, 0, 1);
+#else
+        return __builtin_shuffle(v, lanes::MaskOf<V>{2, 3, 0, 1});
+#endif
+    }
+
+    static EDGEWISE_SIMPLEX_INLINE V swap_neighbours(V v) {
+        if constexpr (lanes::Traits<V>::kWidth == 4) {
+#if defined(__clang__)
+            return __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#else
+            return __builtin_shuffle(v, lanes::MaskOf<V>{1, 0, 3, 2});
+#endif
+        } else {
+#if defined(__clang__)
+            return __builtin_shufflevector(v, v, 1, 0);
+#else
+            return __builtin_shuffle(v, lanes::MaskOf<V>{1, 0});
+#endif
         }
-        lowest = v;
-        best = static_cast<std::size_t>(at);
     }
 };
 
@@ -238,62 +265,122 @@ EDGEWISE_SIMPLEX_INLINE double step(FrankWolfe& s) {
     return -(2.0 * t * slope + t * t * denominator);
 }
 
-/// Steps until the schedule stops; the number taken.  The reference compares
-/// successive objectives; the decrease is computed directly here, which is the
-/// same number without the cancellation.
+/// One problem being solved: its state and its stopping rule.  The reference
+/// compares successive objectives; the decrease is computed directly here,
+/// which is the same number without the cancellation.
+struct Job {
+    FrankWolfe state;
+    std::size_t max_iter = 0;
+    double threshold = 0.0;  ///< min_decrease^2 * n: the decrease (times n) at which to stop
+    std::size_t taken = 0;   ///< steps taken
+    bool done = false;
+};
+
 template <typename V>
-EDGEWISE_SIMPLEX_INLINE std::size_t run(FrankWolfe& s, const FrankWolfeSchedule& schedule, std::size_t n) {
-    const double threshold = schedule.min_decrease * schedule.min_decrease * static_cast<double>(n);
-    refresh<V>(s);
-    std::size_t t = 0;
-    while (t < schedule.max_iter) {
-        const double decrease = step<V>(s);
-        ++t;
-        if (t >= 2 && decrease <= threshold) break;
-    }
-    refresh<V>(s);  // the returned objective from the weights themselves
-    return t;
+EDGEWISE_SIMPLEX_INLINE void begin(Job& j) {
+    refresh<V>(j.state);
+    j.done = j.max_iter == 0;
 }
 
-std::size_t run_portable(FrankWolfe& s, const FrankWolfeSchedule& schedule, std::size_t n) {
-    return run<lanes::V2>(s, schedule, n);
+template <typename V>
+EDGEWISE_SIMPLEX_INLINE void advance(Job& j) {
+    const double decrease = step<V>(j.state);
+    ++j.taken;
+    j.done = j.taken >= j.max_iter || (j.taken >= 2 && decrease <= j.threshold);
 }
+
+/// Runs every job to its end, two at a time: each step is a chain of
+/// dependent operations (vertex, line search, update, next vertex), so the
+/// other job's chain fills its waits.  When a job ends, the next one takes its
+/// lane.  The jobs share nothing, so each ends with the bits it would alone.
+template <typename V>
+EDGEWISE_SIMPLEX_INLINE void run_all(Job* jobs, std::size_t count) {
+    std::size_t next = 0;
+    auto load = [&]() -> Job* {  // the next job with a step to take; the others end at once
+        while (next < count) {
+            Job& j = jobs[next++];
+            begin<V>(j);
+            if (!j.done) return &j;
+            refresh<V>(j.state);
+        }
+        return nullptr;
+    };
+    Job* a = load();
+    Job* b = load();
+    while (a != nullptr && b != nullptr) {
+        advance<V>(*a);
+        advance<V>(*b);
+        if (a->done) {
+            refresh<V>(a->state);  // the returned objective from the weights themselves
+            a = load();
+        }
+        if (b->done) {
+            refresh<V>(b->state);
+            b = load();
+        }
+    }
+    Job* last = a != nullptr ? a : b;  // no job is left to load once a lane is empty
+    if (last != nullptr) {
+        while (!last->done) advance<V>(*last);
+        refresh<V>(last->state);
+    }
+}
+
+void run_portable(Job* jobs, std::size_t count) { run_all<lanes::V2>(jobs, count); }
 
 #ifdef EDGEWISE_SIMPLEX_AVX2
-__attribute__((target("avx2"))) std::size_t run_avx2(FrankWolfe& s, const FrankWolfeSchedule& schedule,
-                                                     std::size_t n) {
-    const std::size_t t = run<lanes::V4>(s, schedule, n);
+__attribute__((target("avx2"))) void run_avx2(Job* jobs, std::size_t count) {
+    run_all<lanes::V4>(jobs, count);
     __builtin_ia32_vzeroupper();  // leave no dirty upper halves to slow the SSE code that follows
-    return t;
 }
 #endif
 
-std::size_t run_fastest(FrankWolfe& s, const FrankWolfeSchedule& schedule, std::size_t n, bool simd) {
+void run_fastest(Job* jobs, std::size_t count, bool simd) {
 #ifdef EDGEWISE_SIMPLEX_AVX2
-    if (simd && __builtin_cpu_supports("avx2")) return run_avx2(s, schedule, n);
+    if (simd && __builtin_cpu_supports("avx2")) return run_avx2(jobs, count);
 #endif
     (void)simd;
-    return run_portable(s, schedule, n);
+    run_portable(jobs, count);
+}
+
+Job prepare(const FrankWolfeTask& task) {
+    const SimplexLeastSquares& p = task.problem;
+    const std::size_t n = p.rows, k = p.cols;
+    if (n == 0 || k == 0) throw std::invalid_argument("frank_wolfe_simplex: the problem is empty");
+    if (p.a == nullptr || p.b == nullptr) throw std::invalid_argument("frank_wolfe_simplex: null data");
+    Job j;
+    FrankWolfe& s = j.state;
+    s.k = k;
+    s.g = gram(shifted_columns(p), n, k);
+    s.w = task.start ? std::vector<double>(task.start, task.start + k)
+                     : std::vector<double>(k, 1.0 / static_cast<double>(k));
+    s.gw.assign(k, 0.0);
+    s.eta = static_cast<double>(n) * p.zeta * p.zeta;
+    j.max_iter = task.schedule.max_iter;
+    j.threshold = task.schedule.min_decrease * task.schedule.min_decrease * static_cast<double>(n);
+    return j;
 }
 
 }  // namespace
 
+std::vector<SimplexWeights> frank_wolfe_simplex_batch(const std::vector<FrankWolfeTask>& tasks, bool simd) {
+    std::vector<Job> jobs;
+    jobs.reserve(tasks.size());
+    for (const FrankWolfeTask& task : tasks) jobs.push_back(prepare(task));
+    run_fastest(jobs.data(), jobs.size(), simd);
+    std::vector<SimplexWeights> out(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        FrankWolfe& s = jobs[i].state;
+        out[i].iterations = jobs[i].taken;
+        out[i].objective = (s.wgw + s.eta * s.ww) / static_cast<double>(tasks[i].problem.rows);
+        out[i].weights = std::move(s.w);
+    }
+    return out;
+}
+
 SimplexWeights frank_wolfe_simplex(const SimplexLeastSquares& problem, const double* start,
                                    const FrankWolfeSchedule& schedule, bool simd) {
-    const std::size_t n = problem.rows, k = problem.cols;
-    if (n == 0 || k == 0) throw std::invalid_argument("frank_wolfe_simplex: the problem is empty");
-    if (problem.a == nullptr || problem.b == nullptr) throw std::invalid_argument("frank_wolfe_simplex: null data");
-    FrankWolfe s;
-    s.k = k;
-    s.g = gram(shifted_columns(problem), n, k);
-    s.w = start ? std::vector<double>(start, start + k) : std::vector<double>(k, 1.0 / static_cast<double>(k));
-    s.gw.assign(k, 0.0);
-    s.eta = static_cast<double>(n) * problem.zeta * problem.zeta;
-    SimplexWeights out;
-    out.iterations = run_fastest(s, schedule, n, simd);
-    out.objective = (s.wgw + s.eta * s.ww) / static_cast<double>(n);
-    out.weights = std::move(s.w);
-    return out;
+    return std::move(frank_wolfe_simplex_batch({FrankWolfeTask{problem, start, schedule}}, simd).front());
 }
 
 }  // namespace edgewise

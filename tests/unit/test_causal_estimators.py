@@ -113,7 +113,7 @@ GOOD = "unit,year,kwh,treated\n" + "".join(
         (GOOD.replace(",1\n", ",0\n"), "no unit is ever treated"),
         (GOOD.replace("c,4,14,1", "c,4,,1"), "outcome missing or not finite for unit 'c' in period '4'"),
         (GOOD.replace("c,2,12,0", "c,2,12,1").replace("c,1,11,0", "c,1,11,1"), "at least two pre-treatment"),
-        (GOOD.replace("b,5,15,0", "b,5,15,1"), "staggered adoption is not supported yet"),
+        (GOOD.replace("c,4,14,1", "c,4,14,0"), ":15: unit 'c' switches back from treated (period '3', row 14)"),
     ],
 )
 def test_a_bad_panel_is_refused_with_the_file_and_what_is_wrong(tmp_path: Path, text: str, words: str) -> None:

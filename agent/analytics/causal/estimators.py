@@ -19,6 +19,10 @@ implementation's schedule: 100 iterations, drop weights below a quarter of the
 largest, then iterate to convergence.  ``solver="exact"`` solves the same
 weighted fit to its optimum instead (:mod:`~.exact_weights`), to show how far
 the published schedule's early stop moves an estimate.
+
+:func:`placebo_estimates` runs the same SC, SC-with-intercept and SDID fits on
+a whole batch of placebo panels in one native call (cpp/src/weighted_did.cpp);
+these Python functions stay the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent import _core
 from agent.analytics.causal.exact_weights import exact_simplex_weights
 from agent.analytics.causal.frank_wolfe import simplex_weights, sparsify
 from agent.analytics.causal.panel import Panel
@@ -35,6 +40,8 @@ from agent.analytics.causal.panel import Panel
 FIRST_PASS_ITERATIONS = 100
 MAX_ITERATIONS = 10_000
 TINY_ETA = 1e-6
+MIN_DECREASE_PER_SIGMA = 1e-5
+"""The stopping rule's min_decrease in units of σ̂ (the reference's 1e-5·σ̂)."""
 SOLVERS = ("frank-wolfe", "exact")
 """Weight solvers: the reference Frank–Wolfe schedule (the default; published figures) or the exact optimum."""
 
@@ -63,19 +70,20 @@ def did(panel: Panel) -> Estimate:
 
 
 def sc(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
-    omega = _unit_weights(panel, TINY_ETA, intercept=False, solver=solver)
+    omega = _unit_weights(_Collapsed.of(panel), TINY_ETA, intercept=False, solver=solver)
     return _estimate("sc", panel, omega, np.zeros(panel.n_pre))
 
 
 def sc_intercept(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
-    omega = _unit_weights(panel, TINY_ETA, intercept=True, solver=solver)
+    omega = _unit_weights(_Collapsed.of(panel), TINY_ETA, intercept=True, solver=solver)
     return _estimate("sc-intercept", panel, omega, np.full(panel.n_pre, 1.0 / panel.n_pre))
 
 
 def sdid(panel: Panel, *, solver: str = "frank-wolfe") -> Estimate:
+    c = _Collapsed.of(panel)
     eta_omega = (panel.n_treated * (panel.n_periods - panel.n_pre)) ** 0.25
-    omega = _unit_weights(panel, eta_omega, intercept=True, solver=solver)
-    return _estimate("sdid", panel, omega, _time_weights(panel, solver))
+    omega = _unit_weights(c, eta_omega, intercept=True, solver=solver)
+    return _estimate("sdid", panel, omega, _time_weights(c, solver))
 
 
 def noise_level(panel: Panel) -> float:
@@ -83,12 +91,22 @@ def noise_level(panel: Panel) -> float:
     return float(np.std(np.diff(panel.y[: panel.n_control, : panel.n_pre], axis=1), ddof=1))
 
 
-def _collapsed(panel: Panel) -> np.ndarray:
+@dataclass(frozen=True)
+class _Collapsed:
+    """What both weight fits of one panel start from, computed once per fit: σ̂ and the collapsed panel."""
+
+    sigma: float
+    matrix: np.ndarray
     """(controls + 1) × (pre + 1): controls' pre values and post mean; last row the treated mean."""
-    y, n0, t0 = panel.y, panel.n_control, panel.n_pre
-    top = np.column_stack([y[:n0, :t0], y[:n0, t0:].mean(axis=1)])
-    bottom = np.append(y[n0:, :t0].mean(axis=0), y[n0:, t0:].mean())
-    return np.vstack([top, bottom])
+    n_control: int
+    n_pre: int
+
+    @classmethod
+    def of(cls, panel: Panel) -> _Collapsed:
+        y, n0, t0 = panel.y, panel.n_control, panel.n_pre
+        top = np.column_stack([y[:n0, :t0], y[:n0, t0:].mean(axis=1)])
+        bottom = np.append(y[n0:, :t0].mean(axis=0), y[n0:, t0:].mean())
+        return cls(noise_level(panel), np.vstack([top, bottom]), n0, t0)
 
 
 def _fit(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, min_decrease: float,
@@ -103,17 +121,14 @@ def _fit(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, min_decreas
                            max_iter=MAX_ITERATIONS)
 
 
-def _unit_weights(panel: Panel, eta: float, *, intercept: bool, solver: str = "frank-wolfe") -> np.ndarray:
-    sigma = noise_level(panel)
-    yc = _collapsed(panel)
-    pre = yc[:, : panel.n_pre].T  # periods × (controls + treated mean)
-    return _fit(pre[:, :-1], pre[:, -1], eta * sigma, intercept, 1e-5 * sigma, solver)
+def _unit_weights(c: _Collapsed, eta: float, *, intercept: bool, solver: str = "frank-wolfe") -> np.ndarray:
+    pre = c.matrix[:, : c.n_pre].T  # periods × (controls + treated mean)
+    return _fit(pre[:, :-1], pre[:, -1], eta * c.sigma, intercept, MIN_DECREASE_PER_SIGMA * c.sigma, solver)
 
 
-def _time_weights(panel: Panel, solver: str = "frank-wolfe") -> np.ndarray:
-    sigma = noise_level(panel)
-    controls = _collapsed(panel)[: panel.n_control]
-    return _fit(controls[:, :-1], controls[:, -1], TINY_ETA * sigma, True, 1e-5 * sigma, solver)
+def _time_weights(c: _Collapsed, solver: str = "frank-wolfe") -> np.ndarray:
+    controls = c.matrix[: c.n_control]
+    return _fit(controls[:, :-1], controls[:, -1], TINY_ETA * c.sigma, True, MIN_DECREASE_PER_SIGMA * c.sigma, solver)
 
 
 def _estimate(method: str, panel: Panel, omega: np.ndarray, lam: np.ndarray) -> Estimate:
@@ -122,6 +137,30 @@ def _estimate(method: str, panel: Panel, omega: np.ndarray, lam: np.ndarray) -> 
     time = np.append(-lam, np.full(t1, 1.0 / t1))
     tau = float(unit @ panel.y @ time)
     return Estimate(method, tau, omega, lam, panel.n_units, n1, panel.n_periods, panel.n_pre)
+
+
+NATIVE_PLACEBO: dict[Callable[[Panel], Estimate], str] = {sc: "sc", sc_intercept: "sc-intercept", sdid: "sdid"}
+"""Estimators whose placebo replications :func:`placebo_estimates` runs natively, by their native name."""
+
+
+def placebo_estimates(panel: Panel, estimator: Callable[[Panel], Estimate], orders: np.ndarray,
+                      *, threads: int = 1) -> np.ndarray:
+    """``estimator`` on placebo panels of the controls alone, all in one native call.
+
+    In replication r the control rows are taken in the order ``orders[r]`` and
+    the last ``n_treated`` of them play the treated units, as
+    :mod:`~.inference` builds each placebo panel; the fit is this module's,
+    step for step, in C++ (cpp/src/weighted_did.cpp).  The replications are
+    independent, so ``threads`` changes the time, not the result.
+    """
+    method = NATIVE_PLACEBO.get(estimator)
+    if method is None:
+        raise ValueError(f"no native placebo for {getattr(estimator, '__name__', estimator)!r}; "
+                         f"only for {', '.join(NATIVE_PLACEBO.values())}")
+    return _core.placebo_weighted_did(
+        panel.y[: panel.n_control], panel.n_pre, panel.n_treated, np.asarray(orders, dtype=np.int64), method,
+        first_pass=FIRST_PASS_ITERATIONS, max_iter=MAX_ITERATIONS, tiny_eta=TINY_ETA,
+        min_decrease_per_sigma=MIN_DECREASE_PER_SIGMA, threads=threads)
 
 
 # Registered last: matrix completion and TROP build on Estimate and did above.
