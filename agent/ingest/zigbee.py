@@ -44,6 +44,14 @@ KNOWN_FIELDS: dict[str, str] = {
 _BINARY_FIELDS = {"occupancy", "contact", "state"}
 _ON_OFF = {"ON": 1.0, "OFF": 0.0}
 
+_scan_json = json.JSONDecoder().scan_once
+"""The decoder's native scanner: ``json.loads`` adds three Python calls around it
+per message, which a gateway draining a backlog notices."""
+_JSON_SPACE = json.decoder.WHITESPACE
+_new_reading = tuple.__new__
+"""``_new_reading(Reading, fields)`` builds a reading without the named tuple's
+Python-level ``__new__``; one per reading on the hot path."""
+
 
 class PayloadError(ValueError):
     """A state message that cannot be trusted; ``reason`` is a short counter key."""
@@ -111,7 +119,7 @@ def parse_state(device: str, payload: bytes, now: float) -> StateMessage:
             continue
         value = _field_value(name, raw)
         if value is not None:
-            readings.append(Reading(device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee"))
+            readings.append(_new_reading(Reading, (device, name, ts, value, KNOWN_FIELDS.get(name, ""), "zigbee", None)))
     return StateMessage(device, ts, readings, has_time, obj)
 
 
@@ -123,6 +131,16 @@ def _decode_text(payload: bytes) -> str:
 
 
 def _parse_json_object(text: str) -> dict[str, object]:
+    if text[:1] == "{":
+        # The common case, scanned natively; anything odd (trailing text,
+        # malformed JSON) goes to json.loads below for its exact error.
+        try:
+            obj, end = _scan_json(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        else:
+            if end == len(text) or _JSON_SPACE.match(text, end).end() == len(text):  # type: ignore[union-attr]
+                return obj  # type: ignore[no-any-return]
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError) as exc:

@@ -6,13 +6,19 @@ import json
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.clock import SimClock
 from agent.ingest.counters import IngestCounters
 from agent.ingest.item import IngestItem
-from agent.ingest.zigbee import PayloadError, classify_topic, parse_availability, parse_state
+from agent.ingest.zigbee import (
+    PayloadError,
+    _parse_json_object,
+    classify_topic,
+    parse_availability,
+    parse_state,
+)
 from agent.ingest.zigbee_listener import ZigbeeListener
 
 
@@ -147,3 +153,30 @@ def test_listener_survives_any_bytes(payload: bytes) -> None:
     listener.handle("zigbee2mqtt/dev/availability", payload)
     assert counters.mqtt_messages_received == 2
     assert counters.mqtt_messages_rejected + len(items) == 2
+
+
+json_like_text = st.one_of(
+    st.text(max_size=40),
+    st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                 max_leaves=8).map(json.dumps),
+).flatmap(lambda text: st.sampled_from([text, "{" + text, text + " \n", text + "\u00a0", text + "x", "{}" + text]))
+
+
+@settings(max_examples=300)
+@given(json_like_text)
+def test_the_native_scan_accepts_and_rejects_exactly_what_json_loads_does(text: str) -> None:
+    try:
+        expected: object = json.loads(text)
+    except (ValueError, RecursionError):
+        expected = "rejected"
+    try:
+        got: object = _parse_json_object(text)
+    except PayloadError as exc:
+        got = "rejected" if exc.reason == "bad_json" else "not an object"
+    if isinstance(expected, dict):
+        assert json.dumps(got) == json.dumps(expected)  # as text: NaN values compare unequal to themselves
+    elif expected == "rejected":
+        assert got == "rejected"
+    else:
+        assert got == "not an object"
