@@ -8,12 +8,19 @@ a queue by an ``async for`` loop.  aiomqtt hands every incoming message to its
 queue's ``put_nowait``; the queue class we give it (aiomqtt's ``queue_type``
 parameter) handles the message right there.  Two things follow:
 
-* nothing waits in a local queue, so nothing the client acknowledged to the
+* nothing waits in aiomqtt's queue, so nothing the client acknowledged to the
   broker can be lost when we stop or the connection drops (paho sends the QoS 1
-  PUBACK after the callback returns, i.e. after the reading was handed on);
+  PUBACK after the callback returns, i.e. after the message was parsed into the
+  current burst, which is handed on before ``run`` returns);
 * no task and no ``asyncio.wait`` per message, which is most of what a plain
   ``async for message in client.messages`` costs: the listener receives faster
   than a bare aiomqtt subscriber that only counts (see benchmarks/README.md).
+
+The messages of one socket read (hundreds, when a backlog drains) are parsed
+one by one as they arrive, then handed on together as one item, right after
+the read (``call_soon``): the state layer, the apps and the store writer see
+one batch per read rather than one call per message.  When the session ends,
+anything parsed and not yet handed on is handed on before ``run`` returns.
 
 The session with the broker is persistent, so messages published while the
 agent is away wait in the broker.
@@ -32,7 +39,13 @@ import aiomqtt
 from agent.clock import Clock
 from agent.ingest.counters import IngestCounters
 from agent.ingest.item import IngestItem
-from agent.ingest.zigbee import PayloadError, StateMessage, classify_topic, parse_availability, parse_state
+from agent.ingest.zigbee import (
+    PayloadError,
+    StateMessage,
+    classify_topic,
+    parse_availability,
+    parse_state,
+)
 from agent.transports.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -54,6 +67,8 @@ class ZigbeeListener:
         self._submit = submit
         self._on_state = on_state
         self._last_device_time: dict[str, float] = {}
+        self._burst: IngestItem | None = None
+        """Items parsed since the last hand-on, merged; handed on by :meth:`flush`."""
 
     async def run(
         self,
@@ -74,7 +89,10 @@ class ZigbeeListener:
                     backoff.reset()
                     if on_connection_change:
                         on_connection_change(True)
-                    await self._subscribe_and_watch(client, stop)
+                    try:
+                        await self._subscribe_and_watch(client, stop)
+                    finally:
+                        self.flush()
                 return
             except aiomqtt.MqttError as exc:
                 delay = backoff.next_delay()
@@ -121,17 +139,44 @@ class ZigbeeListener:
             watcher.result()  # the connection dropped: raises MqttError
 
     def handle_message(self, message: aiomqtt.Message) -> None:
-        """The client's receive callback: never raises, whatever the message holds."""
+        """The client's receive callback: never raises, whatever the message holds.
+
+        The message's item joins the current burst, handed on right after this
+        read by :meth:`flush`.
+        """
         try:
-            self.handle(message.topic.value, _payload_bytes(message.payload))
+            item = self.parse(message.topic.value, _payload_bytes(message.payload))
+            if item is not None:
+                self._join_burst(item)
         except Exception:  # a bug here would otherwise drop the connection
             self._counters.reject_mqtt("internal_error")
             log.exception("could not handle a message; dropped")
 
+    def flush(self) -> None:
+        """Hand on what the current burst holds, as one item."""
+        burst, self._burst = self._burst, None
+        if burst is not None:
+            self._submit(burst)
+
+    def _join_burst(self, item: IngestItem) -> None:
+        if self._burst is None:
+            self._burst = IngestItem(list(item.readings), None, list(item.events))
+            asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            self._burst.readings += item.readings
+            self._burst.events += item.events
+
     def handle(self, topic: str, payload: bytes) -> None:
+        """Parse one message and hand its item on at once."""
+        item = self.parse(topic, payload)
+        if item is not None:
+            self._submit(item)
+
+    def parse(self, topic: str, payload: bytes) -> IngestItem | None:
+        """One message's item (``None``: not ingested, rejected or a redelivery); counts it."""
         kind_device = classify_topic(topic, self._base)
         if kind_device is None:
-            return
+            return None
         kind, device = kind_device
         self._counters.mqtt_messages_received += 1
         try:
@@ -139,13 +184,12 @@ class ZigbeeListener:
         except PayloadError as exc:
             self._counters.reject_mqtt(exc.reason)
             log.debug("rejected message on %s: %s", topic, exc)
-            return
+            return None
         except Exception:  # a parser bug must cost one message, never the agent
             self._counters.reject_mqtt("internal_error")
             log.exception("could not handle the message on %s; dropped", topic)
-            return
-        if item is not None:
-            self._submit(item)
+            return None
+        return item
 
     def _availability(self, device: str, payload: bytes) -> IngestItem:
         availability = parse_availability(device, payload)

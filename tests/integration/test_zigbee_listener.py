@@ -82,8 +82,9 @@ async def test_a_backlog_longer_than_the_client_timeout_is_drained_in_one_sessio
 
 @pytest.mark.asyncio
 async def test_the_agents_client_reads_a_backlog_in_large_pieces_and_loses_nothing(backlog_broker: Mosquitto) -> None:
-    """make_client buffers socket reads: every message arrives, in order, with far
-    fewer system-call reads than messages (paho alone makes about five per message)."""
+    """make_client buffers socket reads and the listener hands each read's messages on
+    together: every message arrives, in order, with far fewer system-call reads
+    and ingest items than messages (paho alone makes about five reads per message)."""
     broker = backlog_broker
     await leave_backlog(broker, BACKLOG)
     items: list[IngestItem] = []
@@ -108,4 +109,5 @@ async def test_the_agents_client_reads_a_backlog_in_large_pieces_and_loses_nothi
 
     assert isinstance(sock, BufferedSocket)
     assert sock.reads < BACKLOG / 10
+    assert len(items) < BACKLOG / 10  # the messages of one read are handed on as one item
     assert [r.value for item in items for r in item.readings] == [20.0 + i / 1000 for i in range(BACKLOG)]

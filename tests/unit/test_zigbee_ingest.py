@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 
+import aiomqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +182,22 @@ def test_the_native_scan_accepts_and_rejects_exactly_what_json_loads_does(text: 
         assert got == "rejected"
     else:
         assert got == "not an object"
+
+
+@pytest.mark.asyncio
+async def test_messages_of_one_read_are_handed_on_together_right_after_it() -> None:
+    items: list[IngestItem] = []
+    listener = ZigbeeListener("zigbee2mqtt", SimClock(0.0), IngestCounters(), items.append)
+    for n in range(3):
+        payload = json.dumps({"temperature": 20.0 + n, "last_seen": 1000 * (n + 1)}).encode()
+        listener.handle_message(aiomqtt.Message("zigbee2mqtt/t1", payload, 1, False, n + 1, None))
+    listener.handle_message(aiomqtt.Message("zigbee2mqtt/t1/availability", b"online", 1, False, 9, None))
+    assert items == []  # still inside the read
+    await asyncio.sleep(0)
+    assert len(items) == 1
+    assert [r.value for r in items[0].readings] == [20.0, 21.0, 22.0]
+    assert items[0].events == [("availability", "t1", {"online": True})]
+    listener.handle_message(aiomqtt.Message("zigbee2mqtt/t1", b'{"temperature": 30.0}', 1, False, 10, None))
+    listener.flush()  # what the end of a session does: nothing parsed is left behind
+    await asyncio.sleep(0)
+    assert [r.value for r in items[1].readings] == [30.0] and len(items) == 2
