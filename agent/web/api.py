@@ -7,7 +7,8 @@ only refuses what is not a request at all (bad JSON, a value that is not a
 temperature); a setpoint beyond the limits goes to the guardrails, which clamp
 it and say so in the audit trail.
 
-Checks run in this order: the token (401), the zone (403), then the body (400).
+Checks run in this order: the token (401), the zone (403), then the body (413 when
+too large, 400 otherwise).
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def json_error(exc_class: type[web.HTTPException], message: str, **extra: object
 
 def bad_request(message: str) -> NoReturn:
     raise json_error(web.HTTPBadRequest, message)
+
+
+def too_large(size: int | None) -> NoReturn:
+    """413, with the limit, for a body over :data:`MAX_BODY_BYTES` (``size``: what it declared, if it did)."""
+    body = json.dumps({"error": f"body too large: at most {MAX_BODY_BYTES} bytes"})
+    raise web.HTTPRequestEntityTooLarge(
+        MAX_BODY_BYTES, size if size is not None else MAX_BODY_BYTES + 1, text=body, content_type="application/json"
+    )
 
 
 class ThermostatApi:
@@ -150,14 +159,14 @@ class ThermostatApi:
 
 
 async def read_json_object(request: web.Request) -> dict[str, object]:
-    """The request's JSON object body; 400 with the reason for anything else."""
+    """The request's JSON object body; 413 when it is too large, 400 with the reason for anything else."""
     if request.content_type != "application/json":
         bad_request(f"send a JSON body with Content-Type: application/json (got {request.content_type or 'none'})")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        bad_request(f"body too large: at most {MAX_BODY_BYTES} bytes")
+        too_large(request.content_length)
     raw = await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
-        bad_request(f"body too large: at most {MAX_BODY_BYTES} bytes")
+        too_large(request.content_length)
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
