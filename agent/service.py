@@ -252,6 +252,8 @@ class Agent:
         released = self.guardrails.release(zone, attribute, now, by)
         if released is not None:
             self.store.log_event(now, "override", zone, {"attribute": attribute, "cleared": True, "by": by})
+            if self.occupancy_control is not None:
+                self.occupancy_control.replan(zone)
         return released
 
     def overrides(self, zone: str | None = None) -> list[Override]:

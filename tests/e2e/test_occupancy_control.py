@@ -7,6 +7,8 @@ at least 18 % less HVAC energy with no more comfort violations while occupied.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent.demo import DemoOptions, DemoSite
@@ -78,3 +80,22 @@ async def test_an_occupants_hold_keeps_the_app_off_that_thermostat_until_it_expi
     after = [r for r in app_rows if r.ts >= held_until]
     assert after and after[0].verdict is Verdict.ALLOWED  # once the hold ends, the app acts again
     assert after[0].sent != 22.0
+
+
+@pytest.mark.asyncio
+async def test_returning_to_automatic_hands_the_thermostat_back_to_the_app_at_once() -> None:
+    """Ending a hold early re-plans the zone at that moment, not at its next sensor report."""
+    async with DemoSite(DemoOptions(days=1, rooms=2, seed=4)) as site:
+        await site.simulate(10 / 24)  # Monday 10:00
+        room = site.building.rooms[1]
+        await site.agent.override(room.room_id, HEATING_SETPOINT, 22.0, by="test", hold_s=3 * 3600)
+        await site.simulate(10.5 / 24)
+        assert await site.settle()
+        cleared_at = site.clock.now()
+        assert site.agent.clear_override(room.room_id, HEATING_SETPOINT, by="test") is not None
+        for _ in range(50):  # event time stands still: only a decision made on clearing has this ts
+            await asyncio.sleep(0.02)
+        rows = [r for r in site.agent.store.audit(device=room.thermostat_name)
+                if r.app == "occupancy" and r.ts >= cleared_at]
+    assert rows and rows[0].ts == cleared_at
+    assert rows[0].verdict is Verdict.ALLOWED and rows[0].sent != 22.0  # the app's plan, not the hold

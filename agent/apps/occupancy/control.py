@@ -198,6 +198,18 @@ class OccupancyControl:
         """Make no more requests; those in flight end when the actuator closes (then :meth:`idle`)."""
         self._closed = True
 
+    def replan(self, zone: str) -> None:
+        """Decide for ``zone`` now rather than at its next sensor report: an occupant
+        who ends a hold early expects the automation back at once.  A zone the app
+        does not control is left alone."""
+        room = self.rooms.get(zone)
+        if room is None or self._closed:
+            return
+        try:
+            self._decide(room, self._clock.now())
+        except Exception:  # as in on_readings: one room's bug must not reach the caller
+            log.exception("occupancy control: could not decide for zone %s", zone)
+
     # -- deciding ----------------------------------------------------------------
 
     def _take(self, room: Room, r: Reading) -> None:
