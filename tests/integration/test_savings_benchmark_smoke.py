@@ -15,7 +15,6 @@ from types import ModuleType
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "california_prop99.csv"
 KEYS = {
     "data", "reps", "seed", "repeat", "rows", "sdid_placebo_seconds", "fastest_baseline", "fastest_baseline_seconds",
     "speedup_vs_fastest", "goal_speedup", "goal_same_numbers", "goal_met", "numpy_agrees", "reference", "effect",
@@ -27,9 +26,8 @@ FAST = ["--reps", "4", "--sims", "2", "--repeat", "1", "--methods", "did", "sc",
 
 
 @pytest.fixture(scope="module")
-def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
-    if not DATA.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {DATA} (../shared/data beside the project)")
+def bench(load_benchmark: Callable[[str], ModuleType], prop99_csv: Path) -> ModuleType:
+    """The benchmark module; skipped where the Prop 99 panel it reads by default is absent."""
     return load_benchmark("savings")
 
 

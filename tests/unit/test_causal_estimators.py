@@ -10,19 +10,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from agent.analytics.causal import METHODS, PanelError, did, from_arrays, load_long_csv
+from agent.analytics.causal import (
+    METHODS,
+    Panel,
+    PanelError,
+    did,
+    from_arrays,
+    load_long_csv,
+)
 from agent.analytics.causal.frank_wolfe import simplex_weights
 
-PROP99 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "california_prop99.csv"
 PUBLISHED = {"did": -27.35, "sc": -19.62, "sc-intercept": -11.1, "sdid": -15.60}
 """synthdid paper, Table 1 / vignette; SC with the Frank–Wolfe defaults; DIFP "about −11.1" (data README)."""
 
 
 @pytest.mark.parametrize("method", sorted(PUBLISHED))
-def test_proposition_99_is_reproduced(method: str) -> None:
-    if not PROP99.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {PROP99} (../shared/data beside the project)")
-    panel = load_long_csv(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
+def test_proposition_99_is_reproduced(method: str, prop99: Panel) -> None:
+    panel = prop99
     assert (panel.n_units, panel.n_treated, panel.n_periods, panel.n_pre) == (39, 1, 31, 19)
     result = METHODS[method](panel)
     assert result.estimate == pytest.approx(PUBLISHED[method], abs=0.05)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from agent.analytics.causal import InferenceError, did, from_arrays, load_long_csv, standard_error
+from agent.analytics.causal import (
+    InferenceError,
+    Panel,
+    did,
+    from_arrays,
+    standard_error,
+)
 
-PROP99 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "california_prop99.csv"
 EFFECT = 2.0
 
 
@@ -55,10 +58,8 @@ def test_with_one_treated_unit_only_placebo_is_offered() -> None:
     assert interval.se > 0 and interval.ci_low < did(panel).estimate < interval.ci_high  # type: ignore[arg-type]
 
 
-def test_proposition_99_placebo_interval_for_did() -> None:
-    if not PROP99.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {PROP99} (../shared/data beside the project)")
-    panel = load_long_csv(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
+def test_proposition_99_placebo_interval_for_did(prop99: Panel) -> None:
+    panel = prop99
     interval = standard_error(panel, did, "placebo", reps=200, seed=1)
     # one treated state against 38 noisy ones: the placebo spread of DID is wide (16.4 with this seed)
     assert 12.0 < interval.se < 24.0

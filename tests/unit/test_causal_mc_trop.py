@@ -5,20 +5,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.analytics.causal import METHODS, PanelError, did, from_arrays, load_long_csv, standard_error
-from agent.analytics.causal.matrix_completion import largest_penalty, low_rank_fit, mc, mc_fit, untreated
+from agent.analytics.causal import METHODS, PanelError, did, from_arrays, standard_error
+from agent.analytics.causal.matrix_completion import (
+    largest_penalty,
+    low_rank_fit,
+    mc,
+    mc_fit,
+    untreated,
+)
 from agent.analytics.causal.panel import Panel
 from agent.analytics.causal.trop import Tuning, loo_error, trop, trop_fit
 from tests.unit.test_causal_inference import EFFECT, two_way_panel
 
-PROP99 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "california_prop99.csv"
 DID_TUNING = Tuning(0.0, 0.0, math.inf)
 
 
@@ -46,10 +50,8 @@ def pilot_trop(confounding: float) -> functools.partial[object]:
     return functools.partial(trop, tuning=trop_fit(factor_panel(99_999, confounding)).tuning)
 
 
-def test_proposition_99() -> None:
-    if not PROP99.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {PROP99} (../shared/data beside the project)")
-    panel = load_long_csv(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
+def test_proposition_99(prop99: Panel) -> None:
+    panel = prop99
     fitted = mc_fit(panel)
     # the MC row of Arkhangelsky et al. (2021), Table 1 (see docs/savings.md); the cross-validated λ gives -20.21
     assert fitted.estimate.estimate == pytest.approx(-20.2, abs=0.05)

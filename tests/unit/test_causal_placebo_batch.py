@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import _core
-from agent.analytics.causal import estimators, from_arrays, load_long_csv, sc, sc_intercept, sdid, standard_error
+from agent.analytics.causal import (
+    estimators,
+    from_arrays,
+    sc,
+    sc_intercept,
+    sdid,
+    standard_error,
+)
 from agent.analytics.causal.estimators import NATIVE_PLACEBO, placebo_estimates
 from agent.analytics.causal.inference import _subpanel
 
-PROP99 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "california_prop99.csv"
 ESTIMATORS = {"sc": sc, "sc-intercept": sc_intercept, "sdid": sdid}
 
 
-@pytest.fixture(scope="module")
-def prop99() -> object:
-    if not PROP99.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {PROP99} (../shared/data beside the project)")
-    return load_long_csv(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
 
 
 @st.composite

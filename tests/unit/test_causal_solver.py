@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import _core
-from agent.analytics.causal import estimators, from_arrays, load_long_csv, sc, sc_intercept, sdid
-from agent.analytics.causal.exact_weights import exact_simplex_weights, objective, reduced_gradient
-from agent.analytics.causal.frank_wolfe import reference_simplex_weights, simplex_weights, sparsify
-
-PROP99 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "california_prop99.csv"
+from agent.analytics.causal import estimators, from_arrays, sc, sc_intercept, sdid
+from agent.analytics.causal.exact_weights import (
+    exact_simplex_weights,
+    objective,
+    reduced_gradient,
+)
+from agent.analytics.causal.frank_wolfe import (
+    reference_simplex_weights,
+    simplex_weights,
+    sparsify,
+)
 
 
 @st.composite
@@ -57,11 +61,6 @@ def test_the_avx2_and_portable_loops_give_the_same_bits(
     assert np.array_equal(wide[0], portable[0])
 
 
-@pytest.fixture(scope="module")
-def prop99() -> object:
-    if not PROP99.exists():
-        pytest.skip(f"the Proposition 99 panel is not at {PROP99} (../shared/data beside the project)")
-    return load_long_csv(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
 
 
 @pytest.mark.parametrize("method", ["sc", "sc-intercept", "sdid"])
