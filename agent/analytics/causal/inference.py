@@ -22,6 +22,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
@@ -55,34 +56,66 @@ def standard_error(
     Python even where a native batch exists: the reference the batch is tested
     against, and what the benchmark times with the numpy solver.
     """
-    if reps < 2:
-        raise InferenceError(f"--reps must be at least 2, got {reps}")
+    check_reps(reps)
     estimate = estimator(panel).estimate
     rng = np.random.default_rng(seed)
     if method == "placebo":
         draws = _placebo(panel, estimator, reps, rng, native)
     elif method == "bootstrap":
-        _need_two_treated(panel, method)
+        need_two_treated(panel.n_treated, method)
         draws = _bootstrap(panel, estimator, reps, rng)
     elif method == "jackknife":
-        _need_two_treated(panel, method)
-        return _interval("jackknife", estimate, _jackknife_se(panel, estimator), panel.n_units)
+        need_two_treated(panel.n_treated, method)
+        return interval("jackknife", estimate, _jackknife_se(panel, estimator), panel.n_units)
     else:
-        raise InferenceError(f"unknown standard error {method!r}; use placebo, bootstrap or jackknife")
-    se = math.sqrt((reps - 1) / reps) * float(np.std(draws, ddof=1))
-    return _interval(method, estimate, se, reps)
+        unknown_method(method)
+    return interval(method, estimate, replication_se(draws), reps)
 
 
-def _interval(method: str, estimate: float, se: float, replications: int) -> Interval:
+# -- shared with the staggered procedure (staggered.py) ---------------------------
+
+
+def check_reps(reps: int) -> None:
+    if reps < 2:
+        raise InferenceError(f"--reps must be at least 2, got {reps}")
+
+
+def unknown_method(method: str) -> NoReturn:
+    raise InferenceError(f"unknown standard error {method!r}; use placebo, bootstrap or jackknife")
+
+
+def interval(method: str, estimate: float, se: float, replications: int) -> Interval:
+    """The normal 95% interval around ``estimate``."""
     return Interval(method, se, estimate - Z_95 * se, estimate + Z_95 * se, replications)
 
 
-def _need_two_treated(panel: Panel, method: str) -> None:
-    if panel.n_treated < 2:
+def need_two_treated(n_treated: int, method: str) -> None:
+    if n_treated < 2:
         raise InferenceError(
-            f"{method} standard errors need at least two treated units (this panel has {panel.n_treated}); "
-            "use placebo"
+            f"{method} standard errors need at least two treated units (this panel has {n_treated}); use placebo"
         )
+
+
+def replication_se(draws: np.ndarray) -> float:
+    """The spread of placebo or bootstrap estimates, with the (r−1)/r factor of Arkhangelsky et al."""
+    reps = len(draws)
+    return math.sqrt((reps - 1) / reps) * float(np.std(draws, ddof=1))
+
+
+def jackknife_se(draws: np.ndarray) -> float:
+    """The jackknife standard error of the leave-one-out estimates ``draws``."""
+    n = len(draws)
+    return math.sqrt((n - 1) / n * float(((draws - draws.mean()) ** 2).sum()))
+
+
+def bootstrap_pick(rng: np.random.Generator, n_units: int, n_control: int, controls: str = "control") -> np.ndarray:
+    """Unit indices drawn with replacement, sorted, with at least one control and one treated unit."""
+    for _ in range(MAX_REDRAWS):
+        pick = np.sort(rng.integers(0, n_units, n_units))
+        drawn_controls = int((pick < n_control).sum())
+        if 0 < drawn_controls < n_units:
+            return pick
+    raise InferenceError(f"could not draw a bootstrap sample with both treated and {controls} units")
 
 
 def _placebo(panel: Panel, estimator: Callable[[Panel], Estimate], reps: int, rng: np.random.Generator,
@@ -109,14 +142,8 @@ def _cpus() -> int:
 def _bootstrap(panel: Panel, estimator: Callable[[Panel], Estimate], reps: int, rng: np.random.Generator) -> np.ndarray:
     out = np.empty(reps)
     for r in range(reps):
-        for _ in range(MAX_REDRAWS):
-            pick = np.sort(rng.integers(0, panel.n_units, panel.n_units))
-            n_control = int((pick < panel.n_control).sum())
-            if 0 < n_control < panel.n_units:
-                break
-        else:
-            raise InferenceError("could not draw a bootstrap sample with both treated and control units")
-        out[r] = estimator(_subpanel(panel, panel.y[pick], n_control)).estimate
+        pick = bootstrap_pick(rng, panel.n_units, panel.n_control)
+        out[r] = estimator(_subpanel(panel, panel.y[pick], int((pick < panel.n_control).sum()))).estimate
     return out
 
 
@@ -128,7 +155,7 @@ def _jackknife_se(panel: Panel, estimator: Callable[[Panel], Estimate]) -> float
         keep[i] = False
         draws[i] = estimator(_subpanel(panel, panel.y[keep], panel.n_control - (i < panel.n_control))).estimate
         keep[i] = True
-    return math.sqrt((n - 1) / n * float(((draws - draws.mean()) ** 2).sum()))
+    return jackknife_se(draws)
 
 
 def _subpanel(panel: Panel, y: np.ndarray, n_control: int) -> Panel:

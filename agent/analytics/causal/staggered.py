@@ -32,18 +32,26 @@ Standard errors re-run the whole cohort procedure on each replication:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from agent.analytics.causal.estimators import Estimate
-from agent.analytics.causal.inference import Z_95, InferenceError, Interval
+from agent.analytics.causal.inference import (
+    InferenceError,
+    Interval,
+    bootstrap_pick,
+    check_reps,
+    interval,
+    jackknife_se,
+    need_two_treated,
+    replication_se,
+    unknown_method,
+)
 from agent.analytics.causal.panel import Panel, StaggeredPanel
 
 Estimator = Callable[[Panel], Estimate]
-MAX_REDRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -114,31 +122,19 @@ def staggered_standard_error(
     panel: StaggeredPanel, estimator: Estimator, method: str, *, reps: int = 200, seed: int = 0
 ) -> Interval:
     """The cohort-weighted estimate's standard error by ``method`` and the normal 95% interval."""
-    if reps < 2:
-        raise InferenceError(f"--reps must be at least 2, got {reps}")
+    check_reps(reps)
     estimate = staggered_estimate(panel, estimator).estimate
     rng = np.random.default_rng(seed)
     if method == "placebo":
         draws = _placebo(panel, estimator, reps, rng)
     elif method == "bootstrap":
-        _need_two_treated(panel, method)
+        need_two_treated(panel.n_treated, method)
         draws = _bootstrap(panel, estimator, reps, rng)
     elif method == "jackknife":
-        return _interval(method, estimate, _jackknife_se(panel, estimator), panel.n_units)
+        return interval(method, estimate, _jackknife_se(panel, estimator), panel.n_units)
     else:
-        raise InferenceError(f"unknown standard error {method!r}; use placebo, bootstrap or jackknife")
-    se = math.sqrt((reps - 1) / reps) * float(np.std(draws, ddof=1))
-    return _interval(method, estimate, se, reps)
-
-
-def _interval(method: str, estimate: float, se: float, replications: int) -> Interval:
-    return Interval(method, se, estimate - Z_95 * se, estimate + Z_95 * se, replications)
-
-
-def _need_two_treated(panel: StaggeredPanel, method: str) -> None:
-    if panel.n_treated < 2:
-        raise InferenceError(f"{method} standard errors need at least two treated units "
-                             f"(this panel has {panel.n_treated}); use placebo")
+        unknown_method(method)
+    return interval(method, estimate, replication_se(draws), reps)
 
 
 def _placebo(panel: StaggeredPanel, estimator: Estimator, reps: int, rng: np.random.Generator) -> np.ndarray:
@@ -156,13 +152,7 @@ def _placebo(panel: StaggeredPanel, estimator: Estimator, reps: int, rng: np.ran
 def _bootstrap(panel: StaggeredPanel, estimator: Estimator, reps: int, rng: np.random.Generator) -> np.ndarray:
     out = np.empty(reps)
     for r in range(reps):
-        for _ in range(MAX_REDRAWS):
-            pick = np.sort(rng.integers(0, panel.n_units, panel.n_units))
-            n_control = int((pick < panel.n_control).sum())
-            if 0 < n_control < panel.n_units:
-                break
-        else:
-            raise InferenceError("could not draw a bootstrap sample with both treated and never-treated units")
+        pick = bootstrap_pick(rng, panel.n_units, panel.n_control, controls="never-treated")
         out[r] = staggered_estimate(_resampled(panel, panel.y[pick], panel.adoption[pick]), estimator).estimate
     return out
 
@@ -183,7 +173,7 @@ def _jackknife_se(panel: StaggeredPanel, estimator: Estimator) -> float:
         keep[i] = False
         draws[i] = staggered_estimate(_resampled(panel, panel.y[keep], panel.adoption[keep]), estimator).estimate
         keep[i] = True
-    return math.sqrt((n - 1) / n * float(((draws - draws.mean()) ** 2).sum()))
+    return jackknife_se(draws)
 
 
 def _resampled(panel: StaggeredPanel, y: np.ndarray, adoption: np.ndarray) -> StaggeredPanel:
