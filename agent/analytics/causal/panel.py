@@ -24,8 +24,27 @@ class PanelError(ValueError):
     """The data cannot form the panel an estimator needs; the message says where and why."""
 
 
+class _UnitsByPeriods:
+    """Sizes of an outcome matrix whose first ``n_control`` rows are the control units."""
+
+    y: np.ndarray
+    n_control: int
+
+    @property
+    def n_units(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def n_periods(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def n_treated(self) -> int:
+        return self.n_units - self.n_control
+
+
 @dataclass(frozen=True)
-class Panel:
+class Panel(_UnitsByPeriods):
     """Outcomes ``y`` (units × periods), controls first, then treated units.
 
     Treated units adopt together after period ``n_pre`` (block design) and stay treated.
@@ -37,21 +56,9 @@ class Panel:
     n_control: int
     n_pre: int
 
-    @property
-    def n_units(self) -> int:
-        return self.y.shape[0]
-
-    @property
-    def n_periods(self) -> int:
-        return self.y.shape[1]
-
-    @property
-    def n_treated(self) -> int:
-        return self.n_units - self.n_control
-
 
 @dataclass(frozen=True)
-class StaggeredPanel:
+class StaggeredPanel(_UnitsByPeriods):
     """Outcomes ``y`` (units × periods), never-treated units first, then treated units by adoption period.
 
     ``adoption[i]`` is the index of unit i's first treated period (``n_periods``
@@ -63,18 +70,6 @@ class StaggeredPanel:
     periods: tuple[str, ...]
     adoption: np.ndarray
     n_control: int
-
-    @property
-    def n_units(self) -> int:
-        return self.y.shape[0]
-
-    @property
-    def n_periods(self) -> int:
-        return self.y.shape[1]
-
-    @property
-    def n_treated(self) -> int:
-        return self.n_units - self.n_control
 
     def cohorts(self) -> list[tuple[int, np.ndarray]]:
         """(first treated period, row indices of its units), earliest first."""
