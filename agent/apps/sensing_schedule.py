@@ -22,7 +22,6 @@ heard and not yet overdue is simply left on its firmware's default.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from agent import _core
 from agent.apps.errors import AppSetupError
+from agent.apps.pending import PendingRequests
 from agent.clock import Clock
 from agent.config.schema import EnergyHarvestingConfig
 from agent.energy import MODES, make_policy, node_params
@@ -163,7 +163,7 @@ class SensingSchedule:
             )
         self.decided_at = self._step_at_or_before(now)
         """Event time of the latest decision step handled (the start counts as handled)."""
-        self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._pending = PendingRequests()
         self._closed = False
         self.requests = 0
 
@@ -235,12 +235,11 @@ class SensingSchedule:
 
     def _ask(self, node: NodeState, attribute: str, value: int, reason: str) -> None:
         key = (node.device, attribute)
-        if self._closed or key in self._in_flight:
+        if self._closed or key in self._pending:
             return
         req = ActionRequest(APP, node.device, attribute, value, reason, node.zone)
         self.requests += 1
-        task = asyncio.get_running_loop().create_task(self._send(node, req), name=f"{APP}:{node.device}")
-        self._in_flight[key] = task
+        self._pending.start(key, self._send(node, req), name=f"{APP}:{node.device}")
 
     async def _send(self, node: NodeState, req: ActionRequest) -> None:
         try:
@@ -250,8 +249,6 @@ class SensingSchedule:
         except Exception as exc:  # the agent stopping (ActuationClosed) or a bug: log, never raise
             log.info("sensing schedule: %s %s=%r not carried out: %s", req.device, req.attribute, req.value, exc)
             ok, sent = False, None
-        finally:
-            self._in_flight.pop((req.device, req.attribute), None)
         self._learn(node, req.attribute, sent if ok else None, self._clock.now())
 
     def _learn(self, node: NodeState, attribute: str, value: object, now: float) -> None:
@@ -268,12 +265,11 @@ class SensingSchedule:
     # -- lifecycle -----------------------------------------------------------------
 
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return len(self._pending)
 
     async def idle(self) -> None:
         """Wait until every request made so far has its outcome."""
-        while self._in_flight:
-            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        await self._pending.idle()
 
     def close(self) -> None:
         """Make no more requests; those in flight end when the actuator closes (then :meth:`idle`)."""

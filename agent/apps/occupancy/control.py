@@ -17,7 +17,6 @@ unconfirmed) is not repeated for the same value before ``RETRY_AFTER_S``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -32,6 +31,7 @@ from agent.apps.occupancy.online import (
     default_model,
 )
 from agent.apps.occupancy.policy import FAN_OFF, ControlSettings, Plan, RoomView, plan
+from agent.apps.pending import PendingRequests
 from agent.clock import Clock
 from agent.config.schema import OccupancyControlConfig, ZoneConfig
 from agent.guardrails import ActionRequest
@@ -153,7 +153,7 @@ class OccupancyControl:
         self.rooms = _rooms(config, zones, registry, schedule, model)
         self._by_sensor = {device: room for room in self.rooms.values() for device in room.sensor_devices}
         self._fields: dict[str, dict[str, object]] = {}
-        self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._pending = PendingRequests()
         self._failed: dict[tuple[str, str], _Failed] = {}
         self._start_cache: tuple[float, float | None] = (0.0, None)
         """(event time searched from, next scheduled start found)."""
@@ -187,12 +187,11 @@ class OccupancyControl:
     # -- lifecycle ---------------------------------------------------------------
 
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return len(self._pending)
 
     async def idle(self) -> None:
         """Wait until every request made so far has its outcome."""
-        while self._in_flight:
-            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        await self._pending.idle()
 
     def close(self) -> None:
         """Make no more requests; those in flight end when the actuator closes (then :meth:`idle`)."""
@@ -265,7 +264,7 @@ class OccupancyControl:
 
     def _ask(self, room: Room, target: Target, value: object, p: Plan, now: float) -> None:
         key = (target.device, target.attribute)
-        if key in self._in_flight:
+        if key in self._pending:
             return
         failed = self._failed.get(key)
         if failed is not None and failed.value == value and now - failed.ts < RETRY_AFTER_S:
@@ -273,8 +272,7 @@ class OccupancyControl:
         setback = p.setback and target.attribute == HEATING_SETPOINT
         req = ActionRequest(APP, target.device, target.attribute, value, f"{p.mode}: {p.why}", room.zone, setback)
         self.requests += 1
-        task = asyncio.get_running_loop().create_task(self._send(key, req, now), name=f"occupancy:{target.device}")
-        self._in_flight[key] = task
+        self._pending.start(key, self._send(key, req, now), name=f"occupancy:{target.device}")
 
     async def _send(self, key: tuple[str, str], req: ActionRequest, now: float) -> None:
         try:
@@ -283,8 +281,6 @@ class OccupancyControl:
             log.info("occupancy control: %s %s=%r not carried out: %s", req.device, req.attribute, req.value, exc)
             self._failed[key] = _Failed(req.value, now)
             return
-        finally:
-            self._in_flight.pop(key, None)
         if record.outcome in _SUCCESS:
             self._failed.pop(key, None)
         else:
