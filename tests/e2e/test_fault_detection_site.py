@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 
 import aiomqtt
 import pytest
@@ -23,6 +21,7 @@ from agent.demo import DemoOptions, DemoSite
 from agent.upstream.topics import faults_topic
 from firmware_sim.faults import Fault
 from firmware_sim.simulation import DEFAULT_START
+from tests.eventually import eventually
 
 DAY = 86400.0
 ROOMS = 4
@@ -36,16 +35,6 @@ LAST_RUN = DEFAULT_START + 11 * DAY + 2 * 3600.0
 
 def options(faults: tuple[Fault, ...]) -> DemoOptions:
     return DemoOptions(days=DAYS, rooms=ROOMS, seed=SEED, control=False, harvesting_nodes=0, faults=faults)
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Wait for something a correct agent does; False only if it never happens."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 async def _collect(client: aiomqtt.Client, out: list[dict[str, object]]) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
-from collections.abc import Callable
 
 import aiomqtt
 import pytest
@@ -24,18 +22,9 @@ from agent.config import ActuationConfig, Config
 from agent.demo import DemoOptions, DemoSite
 from agent.guardrails import FAIL_SAFE_APP, HEATING_SETPOINT, ActionRequest, Origin, Verdict
 from agent.store import Outcome
+from tests.eventually import eventually
 
 FAST = ActuationConfig(serial_ack_timeout_s=0.1, serial_retries=2, zigbee_confirm_timeout_s=0.5, zigbee_retries=1)
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Wait for something a correct agent does; False only if it never happens."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def with_actuator(config: Config, zone: str, device: str, kind: str) -> Config:

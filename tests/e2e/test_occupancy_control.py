@@ -7,13 +7,12 @@ at least 18 % less HVAC energy with no more comfort violations while occupied.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from agent.demo import DemoOptions, DemoSite
 from agent.guardrails import HEATING_SETPOINT, Verdict
 from agent.store import AuditRecord, Outcome
+from tests.eventually import eventually
 
 GOAL_SAVINGS_PCT = 18.0
 
@@ -93,9 +92,13 @@ async def test_returning_to_automatic_hands_the_thermostat_back_to_the_app_at_on
         assert await site.settle()
         cleared_at = site.clock.now()
         assert site.agent.clear_override(room.room_id, HEATING_SETPOINT, by="test") is not None
-        for _ in range(50):  # event time stands still: only a decision made on clearing has this ts
-            await asyncio.sleep(0.02)
-        rows = [r for r in site.agent.store.audit(device=room.thermostat_name)
-                if r.app == "occupancy" and r.ts >= cleared_at]
+
+        def app_rows() -> list[AuditRecord]:
+            return [r for r in site.agent.store.audit(device=room.thermostat_name)
+                    if r.app == "occupancy" and r.ts >= cleared_at]
+
+        # Event time stands still here: only a decision made on clearing can have this ts.
+        await eventually(lambda: bool(app_rows()), timeout=5.0)
+        rows = app_rows()
     assert rows and rows[0].ts == cleared_at
     assert rows[0].verdict is Verdict.ALLOWED and rows[0].sent != 22.0  # the app's plan, not the hold

@@ -8,16 +8,14 @@ exactly as many as the bound says.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import Callable
 
 import pytest
 
 from agent.demo import DemoOptions, DemoSite
 from firmware_sim.broker import Mosquitto
+from tests.eventually import eventually
 
 
 def _stored_order(db: str, last: int = -1) -> dict[str, list[tuple[str, float]]]:
@@ -83,17 +81,9 @@ async def test_bounded_outbox_drops_exactly_the_oldest_overflow() -> None:
             kept = [item for c in store.reading_chunks(bound + 1, 100) for item in json.loads(f"[{c.items}]")]
             newest = [item for items in _stored_order(site.db_path, last=bound).values() for item in items]
             upstream.start()
-            assert await _eventually(lambda: store.outbox_size() == 0, 30.0)
+            assert await eventually(lambda: store.outbox_size() == 0, 30.0)
             published = site.agent.publisher.published_readings
     assert during > bound
     assert sorted((k["point"], k["ts"]) for k in kept) == sorted(newest)
     assert published == before + bound
 
-
-async def _eventually(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True

@@ -28,6 +28,7 @@ from firmware_sim.broker import Mosquitto
 from firmware_sim.building import Building
 from firmware_sim.simulation import DEFAULT_START
 from firmware_sim.zigbee_devices import ZigbeeNetwork
+from tests.eventually import eventually
 
 START = DEFAULT_START + 9 * 3600.0
 """Monday 2026-01-05 09:00 UTC: office hours."""
@@ -125,12 +126,3 @@ class ThermostatSite:
             self.clock.advance_to(t)
             await self.report()
 
-
-async def eventually(predicate: object, timeout: float = 20.0) -> bool:
-    """Wait for something a correct system does; False only if it never happens."""
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True

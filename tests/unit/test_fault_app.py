@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from agent.clock import SimClock
 from agent.config.schema import FaultDetectionConfig
 from agent.ingest.reading import Reading
 from agent.store import Store, StoreThread
+from tests.eventually import eventually
 
 MIDNIGHT = 1767571200.0
 CONFIG = FaultDetectionConfig(enabled=True, outdoor="weather/temperature")
@@ -73,15 +72,6 @@ async def test_no_rooms_and_an_empty_store_do_not_crash(tmp_path: Path) -> None:
     assert empty.status == {"office": INSUFFICIENT_DATA} and empty.faults == []
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.005)
-    return True
-
-
 @pytest.mark.asyncio
 async def test_the_app_runs_once_a_day_at_its_hour_on_event_time(tmp_path: Path) -> None:
     thread = StoreThread()
@@ -95,7 +85,7 @@ async def test_the_app_runs_once_a_day_at_its_hour_on_event_time(tmp_path: Path)
             await asyncio.sleep(0.01)
             before.append(len(app.runs))
             clock.advance_to(MIDNIGHT + day * 86400.0 + 7200.0)
-            assert await _until(lambda n=day + 1: len(app.runs) == n)
+            assert await eventually(lambda n=day + 1: len(app.runs) == n)
         task.cancel()
         runs = [r.at for r in app.runs]
         thread.shutdown()
