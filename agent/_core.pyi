@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -299,12 +300,41 @@ def train_q_learning(
 
 # -- fault detection kernels (cpp/include/edgewise/fault_kernels.hpp; agent/apps/faults/) --
 
-def fault_fit_residuals(
-    x: ArrayLike, y: ArrayLike, train: int, threads: int = 1
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Least squares of y[b] (batch, n) on x[b] (batch, n, p) over the first ``train`` rows of each
-    problem whose values are all finite, and the residuals of every row (NaN where a value is not
-    finite): (coef (batch, p), rms (batch,), used (batch,), residuals (batch, n)). GIL released."""
+def fault_gram_fit(
+    gram: ArrayLike, used: ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Least squares of each problem b from the Gram matrix (batch, p + 1, p + 1) of [x | y] over
+    ``used[b]`` rows: (coef (batch, p), rms (batch,)). Columns scaled to unit length, ridge 1e-10 of
+    the largest diagonal; NaN coefficients when used < p or there is no data. GIL released."""
+
+def trailing_abs_median(x: ArrayLike, window: int, threads: int = 1) -> npt.NDArray[np.float64]:
+    """(rows, days): |median| of each row's finite values over days (d - window, d]; NaN where at most
+    window // 2 of them are finite. GIL released."""
+
+FAULT_RULE_SIGNALS: tuple[str, ...]
+"""Names of the hourly signals a fault rule may test, in the native pass's order."""
+
+FaultRuleSpec = tuple[Sequence[tuple[str, float, float]], int]
+"""([(signal, above, below), ...], hour mask): NaN for a missing bound, bit h for hour h (UTC)."""
+
+def fault_day_stats(
+    *, temperature: ArrayLike, setpoint: ArrayLike, duty: ArrayLike, starts: ArrayLike, energy_kwh: ArrayLike,
+    occupied: ArrayLike, ventilation: ArrayLike, illuminance: ArrayLike, lights: ArrayLike, outdoor: ArrayLike,
+    heater_kw: ArrayLike, lights_kw: ArrayLike, lux_per_light: ArrayLike, typical_temperature: ArrayLike,
+    typical_ventilation: ArrayLike, weekend: ArrayLike, per_day: int, interval_s: float,
+    rules: Sequence[FaultRuleSpec], threads: int = 1,
+) -> dict[str, npt.NDArray[Any]]:
+    """One pass over (rooms, intervals) series (``outdoor`` may be (intervals,)); per room-day:
+    ``valid``, ``outdoor_valid`` (rooms, days) int64; ``thermal``, ``energy`` (rooms, days, 7, 7) Gram
+    matrices of the models' [x | y]; ``counterfactual`` (rooms, days, 8); ``profiles`` (rooms, days, 72);
+    ``rule_hours`` (rooms, days, rules) int64; ``night_duty`` (rooms, days, 2).  The models' columns are
+    in cpp/include/edgewise/room_day_stats.hpp.  Rooms run in parallel, GIL released."""
+
+def fault_lit_night_lux(
+    illuminance: ArrayLike, lights: ArrayLike, days: int, per_day: int, interval_s: float, threads: int = 1
+) -> npt.NDArray[np.float64]:
+    """(rooms,) median illuminance at night (20:00-06:00 UTC) with the lights fully on: what the lights
+    add; NaN for a room where that never happened."""
 
 def kmeans_fit(x: ArrayLike, k: int, max_iter: int = 50, seed: int = 0, threads: int = 1) -> npt.NDArray[np.float64]:
     """Centroids (k, d) of Lloyd's k-means on the finite rows of ``x`` (n, d), k-means++ seeded from

@@ -8,6 +8,7 @@ void register_rolling(pybind11::module_& m);
 void register_features(pybind11::module_& m);
 void register_streaming(pybind11::module_& m);
 void register_faults(pybind11::module_& m);
+void register_room_day_stats(pybind11::module_& m);
 void register_energy(pybind11::module_& m);
 void register_causal(pybind11::module_& m);
 }
@@ -18,6 +19,7 @@ PYBIND11_MODULE(_core, m) {
     edgewise::bindings::register_features(m);
     edgewise::bindings::register_streaming(m);
     edgewise::bindings::register_faults(m);
+    edgewise::bindings::register_room_day_stats(m);
     edgewise::bindings::register_energy(m);
     edgewise::bindings::register_causal(m);
 }

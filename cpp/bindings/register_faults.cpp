@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -30,31 +31,27 @@ ConstMatrix matrix2d(const DoubleArray& a) {
     return ConstMatrix{a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))};
 }
 
-py::tuple fit_residuals(const DoubleArray& x, const DoubleArray& y, std::int64_t train, int threads) {
-    need_ndim(x, 3, "x");
-    need_ndim(y, 2, "y");
-    if (x.shape(0) != y.shape(0) || x.shape(1) != y.shape(1)) {
-        throw py::value_error("x must be (batch, n, p) and y (batch, n) with the same batch and n");
-    }
-    if (train < 0) throw py::value_error("train must not be negative");
-    if (threads < 1) throw py::value_error("threads must be >= 1");
-    const auto batch = x.shape(0), n = x.shape(1), p = x.shape(2);
-    py::array_t<double> coef({batch, p});
+py::tuple gram_fit(const DoubleArray& gram, const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& used) {
+    need_ndim(gram, 3, "gram");
+    const auto batch = gram.shape(0), w = gram.shape(1);
+    if (w < 2 || gram.shape(2) != w) throw py::value_error("gram must be (batch, p + 1, p + 1) with p >= 1");
+    if (used.ndim() != 1 || used.shape(0) != batch) throw py::value_error("used must be (batch,)");
+    const auto p = static_cast<std::size_t>(w - 1);
+    py::array_t<double> coef({batch, static_cast<py::ssize_t>(p)});
     py::array_t<double> rms(batch);
-    py::array_t<std::int64_t> used(batch);
-    py::array_t<double> out({batch, n});
-    const ConstMatrix m{x.data(), static_cast<std::size_t>(batch * n), static_cast<std::size_t>(p)};
+    const double* g = gram.data();
+    const std::int64_t* u = used.data();
     double* c = coef.mutable_data();
     double* r = rms.mutable_data();
-    std::int64_t* u = used.mutable_data();
-    double* o = out.mutable_data();
-    const double* yp = y.data();
     {
         py::gil_scoped_release release;
-        fit_and_residuals_batch(m, yp, static_cast<std::size_t>(batch), static_cast<std::size_t>(train), c, r, u, o,
-                                threads);
+        for (py::ssize_t b = 0; b < batch; ++b) {
+            const LeastSquaresFit fit = fit_from_gram(g + b * w * w, p, static_cast<std::size_t>(std::max<std::int64_t>(0, u[b])));
+            std::copy(fit.coef.begin(), fit.coef.end(), c + b * static_cast<py::ssize_t>(p));
+            r[b] = fit.rms;
+        }
     }
-    return py::make_tuple(coef, rms, used, out);
+    return py::make_tuple(coef, rms);
 }
 
 py::array_t<double> kmeans(const DoubleArray& x, std::int64_t k, std::int64_t max_iter, std::uint64_t seed,
@@ -97,12 +94,27 @@ py::tuple nearest(const DoubleArray& x, const DoubleArray& centroids, int thread
     return py::make_tuple(label, distance);
 }
 
+py::array_t<double> trailing_median(const DoubleArray& x, std::int64_t window, int threads) {
+    need_ndim(x, 2, "x");
+    if (window < 1) throw py::value_error("window must be >= 1");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    py::array_t<double> out({x.shape(0), x.shape(1)});
+    double* o = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        trailing_abs_median(matrix2d(x), static_cast<std::size_t>(window), o, threads);
+    }
+    return out;
+}
+
 }  // namespace
 
 void register_faults(py::module_& m) {
-    m.def("fault_fit_residuals", &fit_residuals, py::arg("x"), py::arg("y"), py::arg("train"), py::arg("threads") = 1,
-          "Least squares of y[b] on x[b] over the first `train` finite rows of each problem b, and the\n"
-          "residuals of every row: (coef, rms, used, residuals). NaN coefficients when a fit is impossible.");
+    m.def("fault_gram_fit", &gram_fit, py::arg("gram"), py::arg("used"),
+          "Least squares of each problem b from the Gram matrix of [x | y] over used[b] rows: (coef, rms).\n"
+          "NaN coefficients when a fit is impossible (fewer rows than columns, no data).");
+    m.def("trailing_abs_median", &trailing_median, py::arg("x"), py::arg("window"), py::arg("threads") = 1,
+          "|median| of each row's finite values over the trailing window of days; NaN with at most window // 2.");
     m.def("kmeans_fit", &kmeans, py::arg("x"), py::arg("k"), py::arg("max_iter") = 50, py::arg("seed") = 0,
           py::arg("threads") = 1, "Centroids (k, d) of Lloyd's k-means on the finite rows of x, k-means++ seeded.");
     m.def("kmeans_nearest", &nearest, py::arg("x"), py::arg("centroids"), py::arg("threads") = 1,

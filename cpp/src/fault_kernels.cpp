@@ -1,6 +1,9 @@
 // Batched least squares and k-means for fault detection (see fault_kernels.hpp).
 #include "edgewise/fault_kernels.hpp"
 
+#include "edgewise/parallel.hpp"
+#include "lanes.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -8,11 +11,14 @@
 #include <random>
 #include <string>
 #include <stdexcept>
-#include <thread>
 
 namespace edgewise {
 
 namespace {
+
+// Rows per thread below which starting threads costs more than it saves
+// (k-means starts them once per iteration).
+constexpr std::size_t kRowsPerThread = 16384;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -21,27 +27,6 @@ bool finite_row(const double* r, std::size_t cols) noexcept {
         if (!std::isfinite(r[j])) return false;
     }
     return true;
-}
-
-// Runs body(begin, end) over [0, n) split among up to `threads` workers.
-template <typename Body>
-void parallel_for(std::size_t n, int threads, Body body) {
-    if (threads < 1) throw std::invalid_argument("threads must be >= 1");
-    const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(threads), n / 256));
-    if (workers <= 1) {
-        body(std::size_t{0}, n);
-        return;
-    }
-    std::vector<std::thread> pool;
-    pool.reserve(workers);
-    const std::size_t chunk = (n + workers - 1) / workers;
-    for (std::size_t w = 0; w < workers; ++w) {
-        const std::size_t begin = w * chunk;
-        const std::size_t end = std::min(n, begin + chunk);
-        if (begin >= end) break;
-        pool.emplace_back([&body, begin, end] { body(begin, end); });
-    }
-    for (auto& t : pool) t.join();
 }
 
 // Solves the symmetric positive definite system a·x = b in place (a is p x p,
@@ -72,9 +57,21 @@ bool cholesky_solve(std::vector<double>& a, std::vector<double>& b, std::size_t 
     return true;
 }
 
+// Two-lane vectors (SSE2 on x86-64, NEON on aarch64) and two accumulators:
+// the compiler may not reorder a floating-point sum itself, so one scalar
+// accumulator would serialise on its latency.
 double squared_distance(const double* a, const double* b, std::size_t cols) noexcept {
-    double s = 0.0;
-    for (std::size_t j = 0; j < cols; ++j) {
+    using lanes::V2;
+    V2 s0 = lanes::splat<V2>(0.0), s1 = s0;
+    std::size_t j = 0;
+    for (; j + 4 <= cols; j += 4) {
+        const V2 d0 = lanes::load<V2>(a + j) - lanes::load<V2>(b + j);
+        const V2 d1 = lanes::load<V2>(a + j + 2) - lanes::load<V2>(b + j + 2);
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+    }
+    double s = lanes::sum(s0 + s1);
+    for (; j < cols; ++j) {
         const double d = a[j] - b[j];
         s += d * d;
     }
@@ -96,95 +93,41 @@ std::size_t nearest(const double* r, const KMeansModel& m, double& best) noexcep
 
 }  // namespace
 
-LeastSquaresFit fit_least_squares(ConstMatrix x, const double* y, std::size_t train) {
-    const std::size_t p = x.cols;
-    train = std::min(train, x.rows);
+LeastSquaresFit fit_from_gram(const double* gram, std::size_t p, std::size_t used) {
+    const std::size_t w = p + 1;
     LeastSquaresFit fit;
     fit.coef.assign(p, kNaN);
     fit.rms = kNaN;
-    // Column scales first, so the normal equations see columns of unit size.
-    std::vector<double> scale(p, 0.0);
-    for (std::size_t i = 0; i < train; ++i) {
-        const double* r = x.row(i);
-        if (!std::isfinite(y[i]) || !finite_row(r, p)) continue;
-        ++fit.used;
-        for (std::size_t j = 0; j < p; ++j) scale[j] = std::max(scale[j], std::fabs(r[j]));
+    fit.used = used;
+    if (used < p || p == 0 || !std::isfinite(gram[w * w - 1])) return fit;
+    // Columns scaled to unit length first, so the system sees comparable columns.
+    std::vector<double> scale(p);
+    for (std::size_t j = 0; j < p; ++j) {
+        const double d = gram[j * w + j];
+        scale[j] = d > 0.0 ? 1.0 / std::sqrt(d) : 1.0;
     }
-    if (fit.used < p || p == 0) return fit;
-    for (double& s : scale) s = s > 0.0 ? 1.0 / s : 1.0;
-    std::vector<double> a(p * p, 0.0), b(p, 0.0);
-    for (std::size_t i = 0; i < train; ++i) {
-        const double* r = x.row(i);
-        if (!std::isfinite(y[i]) || !finite_row(r, p)) continue;
-        for (std::size_t j = 0; j < p; ++j) {
-            const double rj = r[j] * scale[j];
-            b[j] += rj * y[i];
-            for (std::size_t k = 0; k <= j; ++k) a[j * p + k] += rj * r[k] * scale[k];
-        }
+    std::vector<double> a(p * p), b(p);
+    double diag = 0.0;
+    for (std::size_t j = 0; j < p; ++j) {
+        b[j] = gram[j * w + p] * scale[j];
+        for (std::size_t k = 0; k < p; ++k) a[j * p + k] = gram[j * w + k] * scale[j] * scale[k];
+        diag = std::max(diag, a[j * p + j]);
     }
     // A whisper of ridge (relative to the largest diagonal) keeps exactly
     // collinear columns (a room without daylight, a signal that never
     // changed) solvable; it moves well-posed fits by ~1e-10 relative.
-    double diag = 0.0;
-    for (std::size_t j = 0; j < p; ++j) diag = std::max(diag, a[j * p + j]);
-    for (std::size_t j = 0; j < p; ++j) {
-        a[j * p + j] += 1e-10 * diag;
-        for (std::size_t k = j + 1; k < p; ++k) a[j * p + k] = a[k * p + j];
-    }
+    for (std::size_t j = 0; j < p; ++j) a[j * p + j] += 1e-10 * diag;
     if (!cholesky_solve(a, b, p)) return fit;
     for (std::size_t j = 0; j < p; ++j) fit.coef[j] = b[j] * scale[j];
-    double ss = 0.0;
-    for (std::size_t i = 0; i < train; ++i) {
-        const double* r = x.row(i);
-        if (!std::isfinite(y[i]) || !finite_row(r, p)) continue;
-        double e = y[i];
-        for (std::size_t j = 0; j < p; ++j) e -= r[j] * fit.coef[j];
-        ss += e * e;
+    // Σ(y - x·c)² = yᵀy - 2 cᵀxᵀy + cᵀ xᵀx c
+    double ss = gram[p * w + p];
+    for (std::size_t j = 0; j < p; ++j) {
+        double gc = 0.0;
+        for (std::size_t k = 0; k < p; ++k) gc += gram[j * w + k] * fit.coef[k];
+        ss += fit.coef[j] * (gc - 2.0 * gram[j * w + p]);
     }
-    fit.rms = std::sqrt(ss / static_cast<double>(fit.used));
+    fit.rms = std::sqrt(std::max(0.0, ss) / static_cast<double>(used));
     return fit;
-}
-
-void residuals(ConstMatrix x, const double* y, const double* coef, double* out) {
-    for (std::size_t i = 0; i < x.rows; ++i) {
-        const double* r = x.row(i);
-        double e = y[i];
-        for (std::size_t j = 0; j < x.cols; ++j) e -= r[j] * coef[j];
-        out[i] = std::isfinite(e) ? e : kNaN;
-    }
-}
-
-void fit_and_residuals_batch(ConstMatrix x, const double* y, std::size_t batch, std::size_t train, double* coef,
-                             double* rms, std::int64_t* used, double* out, int threads) {
-    if (batch == 0) return;
-    if (x.rows % batch != 0) throw std::invalid_argument("rows must be a multiple of batch");
-    const std::size_t n = x.rows / batch;
-    const std::size_t p = x.cols;
-    auto body = [&](std::size_t begin, std::size_t end) {
-        for (std::size_t b = begin; b < end; ++b) {
-            const ConstMatrix xb{x.data + b * n * p, n, p};
-            const LeastSquaresFit fit = fit_least_squares(xb, y + b * n, train);
-            std::copy(fit.coef.begin(), fit.coef.end(), coef + b * p);
-            rms[b] = fit.rms;
-            used[b] = static_cast<std::int64_t>(fit.used);
-            residuals(xb, y + b * n, fit.coef.data(), out + b * n);
-        }
-    };
-    if (threads < 1) throw std::invalid_argument("threads must be >= 1");
-    // Each problem is small: parallelise over problems, not rows.
-    const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(threads), batch));
-    if (workers == 1) {
-        body(0, batch);
-        return;
-    }
-    std::vector<std::thread> pool;
-    const std::size_t chunk = (batch + workers - 1) / workers;
-    for (std::size_t w = 0; w < workers; ++w) {
-        const std::size_t begin = w * chunk, end = std::min(batch, begin + chunk);
-        if (begin >= end) break;
-        pool.emplace_back([&body, begin, end] { body(begin, end); });
-    }
-    for (auto& t : pool) t.join();
 }
 
 KMeansModel kmeans_fit(ConstMatrix x, std::size_t k, std::size_t max_iter, std::uint64_t seed, int threads) {
@@ -242,7 +185,7 @@ KMeansModel kmeans_fit(ConstMatrix x, std::size_t k, std::size_t max_iter, std::
                 }
             }
             changed += local;
-        });
+        }, kRowsPerThread);
         if (changed.load() == 0) break;
         std::vector<double> sum(k * d, 0.0);
         std::vector<std::size_t> count(k, 0);
@@ -265,16 +208,42 @@ void nearest_centroid(ConstMatrix x, const KMeansModel& model, std::int64_t* lab
     parallel_for(x.rows, threads, [&](std::size_t begin, std::size_t end) {
         for (std::size_t i = begin; i < end; ++i) {
             const double* r = x.row(i);
-            if (!finite_row(r, x.cols)) {
+            double best;
+            const std::size_t c = nearest(r, model, best);
+            // A sum of squares is finite only if every term is, so the row's own
+            // check is needed only when the distance is not (NaN, inf or overflow).
+            if (!std::isfinite(best) && !finite_row(r, x.cols)) {
                 label[i] = -1;
                 distance[i] = kNaN;
                 continue;
             }
-            double best;
-            label[i] = static_cast<std::int64_t>(nearest(r, model, best));
+            label[i] = static_cast<std::int64_t>(c);
             distance[i] = std::sqrt(best);
         }
-    });
+    }, kRowsPerThread);
+}
+
+void trailing_abs_median(ConstMatrix x, std::size_t window, double* out, int threads) {
+    if (window == 0) throw std::invalid_argument("window must be >= 1");
+    parallel_for(x.rows, threads, [&](std::size_t begin, std::size_t end) {
+        std::vector<double> known(window);
+        for (std::size_t i = begin; i < end; ++i) {
+            const double* r = x.row(i);
+            for (std::size_t d = 0; d < x.cols; ++d) {
+                std::size_t n = 0;
+                for (std::size_t j = d + 1 > window ? d + 1 - window : 0; j <= d; ++j) {
+                    if (std::isfinite(r[j])) known[n++] = r[j];
+                }
+                if (n <= window / 2) {
+                    out[i * x.cols + d] = kNaN;
+                    continue;
+                }
+                std::sort(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(n));
+                const double median = n % 2 ? known[n / 2] : (known[n / 2 - 1] + known[n / 2]) / 2.0;
+                out[i * x.cols + d] = std::fabs(median);
+            }
+        }
+    }, kRowsPerThread / 64);
 }
 
 }  // namespace edgewise

@@ -15,19 +15,25 @@
   days sit from it.  A room that stops behaving like its peers stands out.
 * **rules**: rules.yaml, for the faults rules name best.
 
-The kernels (fits, residuals, k-means and distances) are native
-(agent._core), run with the GIL released.  docs/faults.md has the details.
+Detection runs in two steps.  ``day_stats`` (day_stats.py) reads the
+interval series once, natively, and leaves per room-day sums: the models'
+Gram matrices, the counterfactual's sums, the profiles and the rule hours.
+``score`` then works on days only: fits from summed Gram matrices, daily
+mean residuals from the same sums, native k-means and distances.  The native
+parts run with the GIL released.  docs/faults.md has the details.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from agent import _core
+from agent.apps.faults.day_stats import CONSTANT, DayStats, day_stats
 from agent.apps.faults.rules import Rule, load_rules
 from agent.apps.faults.series import SiteSeries
 
@@ -101,14 +107,20 @@ def detect(
     """Score every room-day after the training days and report confirmed faults, ranked."""
     cfg = config or DetectorConfig()
     rules = load_rules() if rules is None else rules
-    valid_day = _valid_days(series, cfg)
-    enough = _enough(valid_day, series, cfg)
-    valid_model = valid_day & _outdoor_days(series, cfg)
-    model_enough = _enough(valid_model, series, cfg)
-    model_score, waste, effect = _model_scores(series, cfg, valid_model)
-    cluster_score = _cluster_scores(series, cfg, valid_day, enough)
-    signals = hourly_signals(series)
-    rule_hits = {rule.name: rule.fires(signals) & valid_day for rule in rules}
+    return score(day_stats(series, cfg.train_days, rules, cfg.threads), cfg, rules)
+
+
+def score(stats: DayStats, config: DetectorConfig | None = None, rules: tuple[Rule, ...] | None = None) -> Detection:
+    """The detectors and their verdict on summaries ``day_stats`` made with the same training days and rules."""
+    cfg = config or DetectorConfig()
+    rules = load_rules() if rules is None else rules
+    valid_day = stats.valid >= cfg.min_valid_share * stats.per_day
+    enough = _enough(valid_day, stats, cfg)
+    valid_model = valid_day & (stats.outdoor_valid >= cfg.min_valid_share * stats.per_day)
+    model_enough = _enough(valid_model, stats, cfg)
+    model_score, waste, effect = _model_scores(stats, cfg, valid_model)
+    cluster_score = _cluster_scores(stats, cfg, valid_day, enough)
+    rule_hits = {rule.name: (stats.rule_hours[:, :, j] >= rule.min_hours) & valid_day for j, rule in enumerate(rules)}
     scored = valid_day & enough[:, None]
     scored[:, : cfg.train_days] = False
     model_flag = scored & model_enough[:, None] & (model_score > cfg.model_threshold)
@@ -117,9 +129,8 @@ def detect(
     for hits in rule_hits.values():
         rule_flag |= hits & scored
     flagged = model_flag | cluster_flag | rule_flag
-    day_start = series.t[0] + np.arange(series.days) * 86400.0
     faults, status = [], {}
-    for i, room in enumerate(series.room_ids):
+    for i, room in enumerate(stats.room_ids):
         if not enough[i]:
             status[room] = INSUFFICIENT_DATA
             continue
@@ -128,203 +139,136 @@ def detect(
             status[room] = "ok"
             continue
         status[room] = "fault"
-        faults.append(_describe(i, room, first, day_start, flagged, model_flag, cluster_flag, rule_hits, rules,
-                                waste, model_score, cluster_score, signals, cfg.train_days, effect[i]))
+        faults.append(_describe(i, room, first, stats, flagged, model_flag, cluster_flag, rule_hits, rules,
+                                waste, model_score, cluster_score, cfg.train_days, effect[i]))
     faults.sort(key=lambda f: (-f.waste_kwh_per_day, f.room))
-    model_status = {room: "ok" if ok else INSUFFICIENT_DATA for room, ok in zip(series.room_ids, model_enough)}
-    return Detection(series.room_ids, day_start, flagged, model_score, cluster_score, rule_hits, waste, status, faults,
-                     model_status)
+    model_status = {room: "ok" if ok else INSUFFICIENT_DATA for room, ok in zip(stats.room_ids, model_enough)}
+    return Detection(stats.room_ids, stats.day_start, flagged, model_score, cluster_score, rule_hits, waste, status,
+                     faults, model_status)
+
+
+def daily_profiles(series: SiteSeries) -> np.ndarray:
+    """(rooms, days, 72): hourly setpoint error (clipped to ±5 K), heater duty, starts/4 -- the
+    cluster detector's view of each room-day."""
+    return day_stats(series, DetectorConfig().train_days, ()).profiles
 
 
 # -- data sufficiency ------------------------------------------------------------
 
-def _valid_days(series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
-    """(rooms, days): enough finite values of every room signal the detectors read."""
-    ok = np.isfinite(series.daily(series.temperature)) & np.isfinite(series.daily(series.duty))
-    ok &= np.isfinite(series.daily(series.energy_kwh)) & np.isfinite(series.daily(series.setpoint))
-    return ok.mean(axis=2) >= cfg.min_valid_share
-
-
-def _outdoor_days(series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
-    """(rooms, days): enough outdoor temperatures for the model detector."""
-    return np.isfinite(series.daily(series.outdoor_by_room)).mean(axis=2) >= cfg.min_valid_share
-
-
-def _enough(valid_day: np.ndarray, series: SiteSeries, cfg: DetectorConfig) -> np.ndarray:
+def _enough(valid_day: np.ndarray, stats: DayStats, cfg: DetectorConfig) -> np.ndarray:
     """(rooms,): enough valid training days, and at least one day after them to score."""
-    return (valid_day[:, : cfg.train_days].sum(axis=1) >= cfg.min_train_days) & (series.days > cfg.train_days)
+    return (valid_day[:, : cfg.train_days].sum(axis=1) >= cfg.min_train_days) & (stats.days > cfg.train_days)
 
 
 # -- (a) model ---------------------------------------------------------------------
 
-def thermal_design(series: SiteSeries) -> tuple[np.ndarray, np.ndarray]:
-    """(rooms, n-1, 6) inputs and (rooms, n-1) temperature changes of the discrete 1R1C model.
-
-    T[k+1] - T[k] = a (Tout - T) + b P + c vent (Tout - T) + d occupied + f lux + e, with P
-    the electric heat of heater and lights (known ratings) and lux the room's daylight as a
-    proxy for sun: exact for inputs held over the interval, with a = 1 - exp(-dt/RC) and
-    b = a R.
-    """
-    temp = series.temperature  # read at the end of each interval: the state the next one starts from
-    gap = series.outdoor_by_room[:, 1:] - temp[:, :-1]
-    electric = series.duty[:, 1:] * series.heater_kw[:, None] + series.lights[:, 1:] * series.lights_kw[:, None]
-    x = np.stack([gap, electric, series.ventilation[:, 1:] * gap, series.occupied[:, 1:],
-                  daylight(series)[:, 1:] / 1000.0, np.ones_like(gap)], axis=2)
-    return x, temp[:, 1:] - temp[:, :-1]
+def fit_gram(gram: np.ndarray, constant: float) -> np.ndarray:
+    """(rooms, 6) least-squares coefficients from (rooms, 7, 7) Gram matrices of [x | y] whose
+    constant column is ``constant`` on every row; NaN where a fit is impossible."""
+    used = np.rint(gram[:, CONSTANT, CONSTANT] / constant**2).astype(np.int64)
+    coef, _ = _core.fault_gram_fit(np.ascontiguousarray(gram), used)
+    return coef
 
 
-def daylight(series: SiteSeries) -> np.ndarray:
-    """(rooms, intervals) room illuminance without the lights' own: a proxy for solar gain.
-
-    What the lights add to a room's lux is learnt from the night (20:00-06:00, when
-    there is no daylight): the median reading with the lights fully on.  Without
-    this, a light left on over a weekend reads as sunshine all night.
-    """
-    hour = (series.t % 86400.0) // 3600.0
-    night = (hour >= 20) | (hour < 6)
-    out = np.array(series.illuminance, dtype=float, copy=True)
-    for i in range(len(series.room_ids)):
-        lit = night & (series.lights[i] > 0.99) & np.isfinite(series.illuminance[i])
-        if lit.any():
-            out[i] -= series.lights[i] * float(np.median(series.illuminance[i][lit]))
-    return np.clip(out, 0.0, None)
+def mean_residual(gram: np.ndarray, coef: np.ndarray, constant: float) -> np.ndarray:
+    """(rooms, days) mean of y - x·coef over each day's rows, from the day's Gram matrix
+    (its constant column holds the sums of x and y); NaN for a day without rows."""
+    sums = gram[..., CONSTANT] / constant  # (rooms, days, 7): Σx (6) and Σy
+    rows = gram[..., CONSTANT, CONSTANT] / constant**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rows > 0, (sums[..., -1] - np.einsum("rdp,rp->rd", sums[..., :-1], coef)) / rows, np.nan)
 
 
-def energy_design(series: SiteSeries, temperature: np.ndarray, ventilation: np.ndarray) -> np.ndarray:
-    """(rooms, n, 6) inputs of the heat-balance energy model.
-
-    E + E_lights = θ1 (T - Tout) h + θ2 vent (T - Tout) h + θ3 occupied h + θ4 lux h
-    + θ5 (T[k+1] - T[k]) + θ6 h, E_lights the lights' known electric heat: losses through
-    the envelope and the outdoor air, the free gains of people and sun (room daylight),
-    heat stored in the room,
-    and a constant for everything else.  Fed with the room's *typical* temperature and
-    ventilation instead of the measured ones it gives the counterfactual energy.
-    """
-    hours = series.interval_s / 3600.0
-    before = np.concatenate([temperature[:, :1], temperature[:, :-1]], axis=1)  # reading at the interval's start
-    gap = ((before + temperature) / 2.0 - series.outdoor_by_room) * hours
-    stored = temperature - before
-    gains = [series.occupied * hours, daylight(series) / 1000.0 * hours]
-    return np.stack([gap, ventilation * gap, *gains, stored, np.full_like(gap, hours)], axis=2)
-
-
-def typical(series: SiteSeries, values: np.ndarray, train_days: int) -> np.ndarray:
-    """(rooms, intervals): each room's median over its training days of the same time of day
-    and the same kind of day (weekday or weekend) -- what a healthy day looks like."""
-    daily = series.daily(values)
-    weekend = _weekend(series)
-    out = np.full(values.shape, np.nan)
-    rooms, days, per_day = daily.shape
-    for flag in (False, True):
-        train = [d for d in range(min(train_days, days)) if weekend[d] == flag]
-        if not train:
-            continue
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            profile = np.nanmedian(daily[:, train, :], axis=1)
-        for d in range(days):
-            if weekend[d] == flag:
-                out[:, d * per_day:(d + 1) * per_day] = profile
-    return out
-
-
-def _weekend(series: SiteSeries) -> np.ndarray:
-    """(days,) whether each day is a Saturday or Sunday (1970-01-01 was a Thursday)."""
-    day_index = np.floor(series.t[:: series.per_day][: series.days] / 86400.0).astype(np.int64)
-    return (day_index + 3) % 7 >= 5
-
-
-def _model_scores(
-    series: SiteSeries, cfg: DetectorConfig, valid_day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rooms, days) model score and estimated waste (kWh/day, energy over the counterfactual),
     and (rooms,) the heater's remaining effect after the training days (1: as trained, 0: none)."""
-    train_n = cfg.train_days * series.per_day
-    xt, yt = thermal_design(series)
-    coef_t, _, _, res_t = _core.fault_fit_residuals(np.ascontiguousarray(xt), np.ascontiguousarray(yt), train_n - 1,
-                                                     cfg.threads)
-    effect = _heater_effect(xt[:, train_n:, 1], res_t[:, train_n:], coef_t[:, 1])
-    res_t = np.concatenate([res_t, np.full((res_t.shape[0], 1), np.nan)], axis=1)
-    xe = energy_design(series, series.temperature, series.ventilation)
-    heat = series.energy_kwh + series.lights * series.lights_kw[:, None] * series.interval_s / 3600.0
-    coef, _, _, res_e = _core.fault_fit_residuals(np.ascontiguousarray(xe), np.ascontiguousarray(heat),
-                                                  train_n, cfg.threads)
-    x_cf = energy_design(series, typical(series, series.temperature, cfg.train_days),
-                         typical(series, series.ventilation, cfg.train_days))
-    counterfactual = np.einsum("rnp,rp->rn", x_cf, coef)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a day without data is NaN, as wanted
-        day_t = np.nanmean(series.daily(res_t), axis=2) * series.per_day
-        day_e = np.nanmean(series.daily(res_e), axis=2) * series.per_day
-        waste = np.nanmean(series.daily(heat - counterfactual), axis=2) * series.per_day
-    for a in (day_t, day_e, waste):
-        a[~valid_day] = np.nan
-    score = np.fmax(_persistent(_standardised(day_t, cfg, floor=0.2), cfg),
-                    _persistent(_standardised(day_e, cfg, floor=0.5), cfg))
-    score = np.fmax(score, _persistent(_standardised(waste, cfg, floor=1.0), cfg))
+    train, h, per_day = cfg.train_days, stats.hours_per_interval, stats.per_day
+    thermal_train, energy_train = stats.thermal[:, :train], stats.energy[:, :train]
+    coef_t = fit_gram(thermal_train.sum(axis=1), 1.0)
+    effect = _heater_effect(stats.thermal[:, train:].sum(axis=1), coef_t)
+    coef_e = fit_gram(energy_train.sum(axis=1), h)
+    day_t = mean_residual(stats.thermal, coef_t, 1.0) * per_day
+    day_e = mean_residual(stats.energy, coef_e, h) * per_day
+    waste = _waste(stats.counterfactual, coef_e) * per_day
+    # The training days' own residuals are fitted to them; each one's residual under a fit
+    # without it is what a new healthy day looks like, so those set the yardstick.
+    held_t = _held_out(thermal_train, 1.0, lambda d, c: mean_residual(thermal_train[:, d:d + 1], c, 1.0)[:, 0])
+    held_e = _held_out(energy_train, h, lambda d, c: mean_residual(energy_train[:, d:d + 1], c, h)[:, 0])
+    held_w = _held_out(energy_train, h, lambda d, c: _waste(stats.counterfactual[:, d:d + 1], c)[:, 0])
+    parts = []
+    for daily, held, floor in ((day_t, held_t, 0.2), (day_e, held_e, 0.5), (waste, held_w, 1.0)):
+        daily[~valid_day] = np.nan
+        held[~valid_day[:, :train]] = np.nan
+        parts.append(_persistent(_standardised(daily, held * per_day, floor), cfg))
+    score = np.fmax(np.fmax(parts[0], parts[1]), parts[2])
     score[~valid_day] = np.nan  # a day without data has no score, whatever its neighbours had
     return score, waste, effect
 
 
-def _heater_effect(power: np.ndarray, residual: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """How much of the trained heating effect is left: 1 + slope of the residual on heater power / gain.
+def _waste(counterfactual: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """(rooms, days) mean metered energy per row over what the energy model says a typical day would
+    have used under the same weather, people and daylight; NaN for a day without rows."""
+    rows = counterfactual[..., 7]
+    excess = counterfactual[..., 6] - np.einsum("rdp,rp->rd", counterfactual[..., :6], coef)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rows > 0, excess / rows, np.nan)
+
+
+def _held_out(train: np.ndarray, constant: float, residual: Callable[[int, np.ndarray], np.ndarray]) -> np.ndarray:
+    """(rooms, train days): ``residual(d, coef)`` of each training day d under a fit on the other days."""
+    total = train.sum(axis=1)
+    out = np.full(train.shape[:2], np.nan)
+    for d in range(train.shape[1]):
+        out[:, d] = residual(d, fit_gram(total - train[:, d], constant))
+    return out
+
+
+def _heater_effect(after: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """How much of the trained heating effect is left: 1 + slope of the thermal residual on heater
+    power (column 1) over the days after training, relative to the trained gain.
 
     A healthy heater's residual does not depend on its power (slope 0, effect 1); heat that no
-    longer reaches the room leaves a residual falling with power (effect near 0).
+    longer reaches the room leaves a residual falling with power (effect near 0).  ``after`` is
+    the (rooms, 7, 7) Gram matrix summed over those days.
     """
-    effect = np.full(power.shape[0], np.nan)
-    for i in range(power.shape[0]):
-        ok = np.isfinite(power[i]) & np.isfinite(residual[i])
-        if ok.sum() > 10 and np.ptp(power[i][ok]) > 0 and gain[i] > 0:
-            effect[i] = 1.0 + np.polyfit(power[i][ok], residual[i][ok], 1)[0] / gain[i]
-    return effect
+    n, sp, spp = after[:, CONSTANT, CONSTANT], after[:, 1, CONSTANT], after[:, 1, 1]
+    sr = after[:, -1, CONSTANT] - np.einsum("rp,rp->r", after[:, :-1, CONSTANT], coef)
+    spr = after[:, 1, -1] - np.einsum("rp,rp->r", after[:, 1, :-1], coef)
+    spread = n * spp - sp * sp
+    gain = coef[:, 1]
+    ok = (n > 10) & (spread > 1e-12 * np.maximum(1.0, n * spp)) & (gain > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, 1.0 + (n * spr - sp * sr) / spread / gain, np.nan)
 
 
 def _persistent(z: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     """|trailing median| of signed daily scores over ``cfg.persist_days``: a fault that stays
     shifts it, a single odd day (lights left on overnight, a party) does not."""
-    w = cfg.persist_days
-    padded = np.concatenate([np.full((z.shape[0], w - 1), np.nan), z], axis=1)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, w, axis=1)
-    enough = np.isfinite(windows).sum(axis=2) > w // 2
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(windows, axis=2)
-    return np.where(enough, np.abs(med), np.nan)
+    return _core.trailing_abs_median(np.ascontiguousarray(z, dtype=float), cfg.persist_days, cfg.threads)
 
 
-def _standardised(daily: np.ndarray, cfg: DetectorConfig, floor: float) -> np.ndarray:
-    """(x - training median) / training spread.
+def _standardised(daily: np.ndarray, reference: np.ndarray, floor: float) -> np.ndarray:
+    """(daily - median of reference) / spread of reference, per room.
 
-    The spread is a room's MAD over its training days, but at least half the
-    median of all rooms' and at least ``floor``: a week is few days, and a room
-    that happened to have a very quiet week must not turn every later day into
-    an alarm.
+    ``reference`` holds the training days' held-out values.  The spread is a
+    room's MAD over them, but at least the median of all rooms' and at least
+    ``floor``: a week is few days, and a room that happened to have a quiet
+    week must not turn every later day into an alarm.
     """
-    train = daily[:, : cfg.train_days]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.nanmedian(train, axis=1, keepdims=True)
-        spread = 1.4826 * np.nanmedian(np.abs(train - centre), axis=1, keepdims=True)
+        centre = np.nanmedian(reference, axis=1, keepdims=True)
+        spread = 1.4826 * np.nanmedian(np.abs(reference - centre), axis=1, keepdims=True)
         pooled = np.nanmedian(spread) if np.isfinite(spread).any() else floor
-    spread = np.where(np.isfinite(spread), np.maximum(spread, max(floor, 0.5 * pooled)), np.nan)
+    spread = np.where(np.isfinite(spread), np.maximum(spread, max(floor, pooled)), np.nan)
     return (daily - centre) / spread
 
 
 # -- (b) cluster & compare -----------------------------------------------------
 
-def daily_profiles(series: SiteSeries) -> np.ndarray:
-    """(rooms, days, 72): hourly setpoint error (clipped to ±5 K), heater duty, starts/4."""
-    error = np.clip(series.hourly(series.temperature - series.setpoint, "nanmean"), -5.0, 5.0)
-    duty = series.hourly(series.duty, "nanmean")
-    starts = np.clip(series.hourly(series.starts, "nanmean") * (series.per_day / 24) / 4.0, 0.0, 5.0)
-    return np.concatenate([error, duty, starts], axis=2)
-
-
-def _cluster_scores(series: SiteSeries, cfg: DetectorConfig, valid_day: np.ndarray, enough: np.ndarray) -> np.ndarray:
-    profiles = daily_profiles(series)
-    rooms, days, width = profiles.shape
-    rows = profiles.reshape(rooms * days, width)
+def _cluster_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray, enough: np.ndarray) -> np.ndarray:
+    rooms, days, width = stats.profiles.shape
+    rows = stats.profiles.reshape(rooms * days, width)
     train = np.zeros((rooms, days), dtype=bool)
     train[:, : cfg.train_days] = valid_day[:, : cfg.train_days] & enough[:, None]
     train_rows = np.ascontiguousarray(rows[train.ravel()])
@@ -335,31 +279,12 @@ def _cluster_scores(series: SiteSeries, cfg: DetectorConfig, valid_day: np.ndarr
     centroids = _core.kmeans_fit(train_rows, min(cfg.clusters, len(train_rows)), 50, cfg.seed, cfg.threads)
     _, train_d = _core.kmeans_nearest(train_rows, centroids, cfg.threads)
     scale = max(float(np.quantile(train_d, 0.99)), 1e-6)
-    _, dist = _core.kmeans_nearest(np.ascontiguousarray(rows), centroids, cfg.threads)
+    _, dist = _core.kmeans_nearest(rows, centroids, cfg.threads)
     score = dist.reshape(rooms, days) / scale
     score[~valid_day] = np.nan
     score = _persistent(score, cfg)
     score[~valid_day] = np.nan
     return score
-
-
-# -- (c) rules -------------------------------------------------------------------
-
-def hourly_signals(series: SiteSeries) -> dict[str, np.ndarray]:
-    """The hourly (rooms, days, 24) signals rules are written against (rules.yaml)."""
-    per_hour = series.per_day // 24
-    temp = series.daily(series.temperature).reshape(len(series.room_ids), series.days, 24, per_hour)
-    relay_kwh = series.duty * series.heater_kw[:, None] * series.interval_s / 3600.0
-    return {
-        "temperature_error": series.hourly(series.temperature - series.setpoint),
-        "temperature_span": temp.max(axis=3) - temp.min(axis=3),
-        "duty": series.hourly(series.duty),
-        "starts": series.hourly(series.starts, "sum"),
-        "occupied": series.hourly(series.occupied),
-        "ventilation": series.hourly(series.ventilation),
-        "setpoint": series.hourly(series.setpoint),
-        "heat_without_call": series.hourly(series.energy_kwh - relay_kwh, "sum"),
-    }
 
 
 # -- combining ---------------------------------------------------------------------
@@ -373,10 +298,10 @@ def _confirmed_from(flags: np.ndarray, confirm: int) -> int | None:
     return None
 
 
-def _describe(i: int, room: str, first: int, day_start: np.ndarray, flagged: np.ndarray, model_flag: np.ndarray,
+def _describe(i: int, room: str, first: int, stats: DayStats, flagged: np.ndarray, model_flag: np.ndarray,
               cluster_flag: np.ndarray, rule_hits: dict[str, np.ndarray], rules: tuple[Rule, ...],
               waste: np.ndarray, model_score: np.ndarray, cluster_score: np.ndarray,
-              signals: dict[str, np.ndarray], train_days: int, effect: float) -> DetectedFault:
+              train_days: int, effect: float) -> DetectedFault:
     since = slice(first, None)
     days = flagged[i, since]
     detectors = []
@@ -389,11 +314,12 @@ def _describe(i: int, room: str, first: int, day_start: np.ndarray, flagged: np.
         detectors.append("rules")
     w = waste[i, since][days]
     estimate = float(np.nanmean(w)) if np.isfinite(w).any() else 0.0
-    kind = _kind(i, since, fired, rules, signals, waste, train_days, effect)
+    kind = _kind(i, since, fired, rules, stats.night_duty[i], waste, train_days, effect)
     parts = [f"{int(days.sum())} flagged days", _largest("model score", model_score[i, since]),
              _largest("cluster distance", cluster_score[i, since])]
     parts += [f"rule {name} on {n} days" for name, n in fired.items()]
-    return DetectedFault(room, kind, float(day_start[first]), round(estimate, 3), tuple(detectors), "; ".join(parts))
+    return DetectedFault(room, kind, float(stats.day_start[first]), round(estimate, 3), tuple(detectors),
+                         "; ".join(parts))
 
 
 def _largest(name: str, scores: np.ndarray) -> str:
@@ -402,7 +328,7 @@ def _largest(name: str, scores: np.ndarray) -> str:
     return f"max {name} {finite.max():.1f}" if len(finite) else f"no {name} (insufficient data)"
 
 
-def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], signals: dict[str, np.ndarray],
+def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], night_duty: np.ndarray,
           waste: np.ndarray, train_days: int, effect: float) -> str:
     """The fault type: the rule that fired on most days, else read from the signals' shape.
 
@@ -414,8 +340,7 @@ def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], 
     drift; else a bias.
     """
     by_name = {r.name: r.fault for r in rules}
-    night = signals["duty"][i, :, :6]
-    night_now = float(np.nanmean(night[since]))
+    night_now = _mean_night_duty(night_duty[since])
     if fired:
         kind = by_name[max(fired, key=lambda name: fired[name])]
         if kind == "stuck_damper" and not effect < 0.5:
@@ -423,9 +348,7 @@ def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], 
         return kind
     if effect < 0.5:
         return "stuck_damper"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        night_before = float(np.nanmean(night[:train_days]))
+    night_before = _mean_night_duty(night_duty[:train_days])
     if night_now > 1.6 * night_before + 0.05:
         return "window_open"
     w = waste[i, since]
@@ -433,3 +356,9 @@ def _kind(i: int, since: slice, fired: dict[str, int], rules: tuple[Rule, ...], 
     if len(w) >= 4 and np.polyfit(np.arange(len(w)), w, 1)[0] > 0.1 * max(1.0, float(np.mean(np.abs(w)))):
         return "sensor_drift"
     return "sensor_bias"
+
+
+def _mean_night_duty(days: np.ndarray) -> float:
+    """Mean hourly heater duty between 00:00 and 06:00 over (days, 2) sums and counts; NaN if none known."""
+    total, count = days.sum(axis=0)
+    return float(total / count) if count else float("nan")

@@ -3,23 +3,27 @@
 Rules catch what a statistical detector finds late or cannot name: a sensor
 that is exactly flat, ventilation at night, a heater that starts every few
 minutes.  They live in a readable file (rules.yaml, shipped with the package)
-so a facility engineer can read and tune them without touching code.
+so a facility engineer can read and tune them without touching code.  They
+are compiled to a small table (``Rule.compiled``) and counted, hour by hour,
+in the same native pass that summarises the series (day_stats.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from ruamel.yaml import YAML
 
-SIGNALS: tuple[str, ...] = (
-    "temperature_error", "temperature_span", "duty", "starts", "occupied", "ventilation", "setpoint",
-    "heat_without_call",
-)
+from agent import _core
+
+SIGNALS: tuple[str, ...] = tuple(_core.FAULT_RULE_SIGNALS)
+"""The hourly signals a condition may name (cpp/include/edgewise/room_day_stats.hpp defines them)."""
+
+CompiledRule = tuple[list[tuple[str, float, float]], int]
+"""([(signal, above, below), ...], hour mask): NaN for a missing bound, bit h for hour h."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +31,6 @@ class Condition:
     signal: str
     above: float | None = None
     below: float | None = None
-
-    def holds(self, signals: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Boolean array; NaN (missing data) never meets a condition."""
-        x = signals[self.signal]
-        ok = np.isfinite(x)
-        if self.above is not None:
-            ok &= np.where(ok, x, 0.0) > self.above
-        if self.below is not None:
-            ok &= np.where(ok, x, 0.0) < self.below
-        return ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +42,19 @@ class Rule:
     min_hours: int
     hours: tuple[int, int] | None = None
 
-    def hours_met(self, signals: Mapping[str, np.ndarray]) -> np.ndarray:
-        """(rooms, days) number of hours in each day that meet every condition."""
-        met = np.ones_like(signals["duty"], dtype=bool)
-        for condition in self.conditions:
-            met &= condition.holds(signals)
-        if self.hours is not None:
-            start, stop = self.hours
-            hour = np.arange(24)
-            keep = (hour >= start) & (hour < stop) if start <= stop else (hour >= start) | (hour < stop)
-            met &= keep
-        return met.sum(axis=-1)
+    def compiled(self) -> CompiledRule:
+        """The rule as the native pass counts it: a NaN never meets a condition; an hour counts
+        when every condition holds and the hour is within ``hours``."""
+        conditions = [(c.signal, math.nan if c.above is None else c.above, math.nan if c.below is None else c.below)
+                      for c in self.conditions]
+        return conditions, sum(1 << h for h in range(24) if self.covers(h))
 
-    def fires(self, signals: Mapping[str, np.ndarray]) -> np.ndarray:
-        """(rooms, days) whether the rule fires on each room-day."""
-        return self.hours_met(signals) >= self.min_hours
+    def covers(self, hour: int) -> bool:
+        """Whether ``hour`` (0-23) is within the rule's hours: [from, to), wrapping midnight when to < from."""
+        if self.hours is None:
+            return True
+        start, stop = self.hours
+        return start <= hour < stop if start <= stop else hour >= start or hour < stop
 
 
 class RuleError(ValueError):
@@ -94,10 +86,19 @@ def _rule(item: object, where: Path) -> Rule:
             description=str(item.get("description", "")),
             conditions=_conditions(item["when"]),
             min_hours=int(item.get("min_hours", 1)),
-            hours=None if hours is None else (int(hours[0]), int(hours[1])),
+            hours=None if hours is None else _hours(hours),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RuleError(f"{where}: rule {name!r}: {exc}") from None
+
+
+def _hours(value: object) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"hours must be [from, to], got {value!r}")
+    start, stop = int(value[0]), int(value[1])
+    if not (0 <= start <= 24 and 0 <= stop <= 24):
+        raise ValueError(f"hours must lie between 0 and 24, got {value!r}")
+    return start, stop
 
 
 def _conditions(when: object) -> tuple[Condition, ...]:

@@ -1,8 +1,8 @@
-// Numerical kernels of fault detection: batched least squares, residuals and
+// Numerical kernels of fault detection: least squares from Gram matrices and
 // k-means distances over row-major matrices.
 //
-// The Python facade (agent/apps/faults/) builds the design matrices and daily
-// profiles and decides what a score means; this header only does the
+// room_day_stats.hpp reduces the series to per-day sums; the Python facade
+// (agent/apps/faults/) decides what a score means; this header only does the
 // arithmetic, on plain pointers, so it can run with the GIL released.
 // docs/faults.md describes the detectors that use it.  Rows holding any
 // non-finite value are skipped (fits) or give NaN (scores): missing data
@@ -26,26 +26,18 @@ struct ConstMatrix {
 /// Result of one least-squares fit.
 struct LeastSquaresFit {
     std::vector<double> coef;  ///< cols coefficients; NaN if the fit is impossible
-    std::size_t used = 0;      ///< finite rows used
+    std::size_t used = 0;      ///< rows behind the Gram matrix
     double rms = 0.0;          ///< root-mean-square residual on the rows used (NaN if none)
 };
 
-/// Least squares of y on the columns of x over rows [0, train) whose x and y
-/// are all finite.  Solves the column-scaled normal equations by Cholesky
-/// with a ridge of 1e-10 of the largest diagonal, so exactly collinear
-/// columns (a signal that never changed) still give a fit; an
-/// under-determined system (used < cols) or all-zero data gives NaN
-/// coefficients instead of a guess.
-LeastSquaresFit fit_least_squares(ConstMatrix x, const double* y, std::size_t train);
-
-/// y - x·coef for every row; NaN where a row or y is not finite.
-void residuals(ConstMatrix x, const double* y, const double* coef, double* out);
-
-/// Fits and residuals for many independent problems at once: problem b owns
-/// rows [b*n, (b+1)*n) of x and y and is fitted on its first train rows.
-/// coef is (batch x cols), rms (batch), used (batch), out (batch*n).
-void fit_and_residuals_batch(ConstMatrix x, const double* y, std::size_t batch, std::size_t train, double* coef,
-                             double* rms, std::int64_t* used, double* out, int threads);
+/// Least squares of y on x from their Gram matrix: `gram` is the (p+1) x (p+1)
+/// row-major [x | y]ᵀ[x | y] summed over `used` rows (room_day_stats.hpp
+/// gives one per room-day; sum the days to fit on).  Columns are scaled to
+/// unit length and a ridge of 1e-10 of the largest diagonal added, so exactly
+/// collinear columns (a signal that never changed) still give a fit; an
+/// under-determined system (used < p), all-zero data or a non-finite Gram
+/// gives NaN coefficients instead of a guess.
+LeastSquaresFit fit_from_gram(const double* gram, std::size_t p, std::size_t used);
 
 /// k-means result; centroids is (k x cols) row-major.
 struct KMeansModel {
@@ -64,5 +56,10 @@ KMeansModel kmeans_fit(ConstMatrix x, std::size_t k, std::size_t max_iter, std::
 /// For each row: index of the nearest centroid (-1 for a non-finite row) and
 /// the Euclidean distance to it (NaN for a non-finite row).
 void nearest_centroid(ConstMatrix x, const KMeansModel& model, std::int64_t* label, double* distance, int threads);
+
+/// For each row of x (rows x days) and each day d: |median| of the finite
+/// values among days (d - window, d], or NaN when at most window / 2 of them
+/// are finite.  A fault that persists moves this score; one odd day does not.
+void trailing_abs_median(ConstMatrix x, std::size_t window, double* out, int threads);
 
 }  // namespace edgewise
