@@ -307,6 +307,12 @@ def fault_gram_fit(
     ``used[b]`` rows: (coef (batch, p), rms (batch,)). Columns scaled to unit length, ridge 1e-10 of
     the largest diagonal; NaN coefficients when used < p or there is no data. GIL released."""
 
+def fault_day_residuals(
+    gram: ArrayLike, coef: ArrayLike, constant: int, value: float, threads: int = 1
+) -> npt.NDArray[np.float64]:
+    """(batch, days) mean of y - x·coef over each day's rows, from (batch, days, p + 1, p + 1) Gram
+    matrices of [x | y] whose column ``constant`` of x is ``value`` on every row; NaN without rows."""
+
 def trailing_abs_median(x: ArrayLike, window: int, threads: int = 1) -> npt.NDArray[np.float64]:
     """(rows, days): |median| of each row's finite values over days (d - window, d]; NaN where at most
     window // 2 of them are finite. GIL released."""

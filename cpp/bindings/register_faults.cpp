@@ -54,6 +54,27 @@ py::tuple gram_fit(const DoubleArray& gram, const py::array_t<std::int64_t, py::
     return py::make_tuple(coef, rms);
 }
 
+py::array_t<double> day_residuals(const DoubleArray& gram, const DoubleArray& coef, std::int64_t constant,
+                                  double value, int threads) {
+    need_ndim(gram, 4, "gram");
+    need_ndim(coef, 2, "coef");
+    const auto batch = gram.shape(0), days = gram.shape(1), w = gram.shape(2);
+    if (w < 2 || gram.shape(3) != w) throw py::value_error("gram must be (batch, days, p + 1, p + 1)");
+    if (coef.shape(0) != batch || coef.shape(1) != w - 1) throw py::value_error("coef must be (batch, p)");
+    if (constant < 0 || constant >= w - 1) throw py::value_error("constant must index a column of x");
+    if (!(value != 0.0) || threads < 1) throw py::value_error("value must be non-zero and threads >= 1");
+    py::array_t<double> out({batch, days});
+    const double* g = gram.data();
+    const double* c = coef.data();
+    double* o = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        day_mean_residuals(g, static_cast<std::size_t>(batch), static_cast<std::size_t>(days),
+                           static_cast<std::size_t>(w - 1), c, static_cast<std::size_t>(constant), value, o, threads);
+    }
+    return out;
+}
+
 py::array_t<double> kmeans(const DoubleArray& x, std::int64_t k, std::int64_t max_iter, std::uint64_t seed,
                            int threads) {
     need_ndim(x, 2, "x");
@@ -113,6 +134,9 @@ void register_faults(py::module_& m) {
     m.def("fault_gram_fit", &gram_fit, py::arg("gram"), py::arg("used"),
           "Least squares of each problem b from the Gram matrix of [x | y] over used[b] rows: (coef, rms).\n"
           "NaN coefficients when a fit is impossible (fewer rows than columns, no data).");
+    m.def("fault_day_residuals", &day_residuals, py::arg("gram"), py::arg("coef"), py::arg("constant"),
+          py::arg("value"), py::arg("threads") = 1,
+          "(batch, days) mean residual of each day from its Gram matrix; column `constant` of x is `value`.");
     m.def("trailing_abs_median", &trailing_median, py::arg("x"), py::arg("window"), py::arg("threads") = 1,
           "|median| of each row's finite values over the trailing window of days; NaN with at most window // 2.");
     m.def("kmeans_fit", &kmeans, py::arg("x"), py::arg("k"), py::arg("max_iter") = 50, py::arg("seed") = 0,

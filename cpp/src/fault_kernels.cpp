@@ -17,7 +17,8 @@ namespace edgewise {
 namespace {
 
 // Rows per thread below which starting threads costs more than it saves
-// (k-means starts them once per iteration).
+// (k-means starts them once per iteration; measured: 7,000 rows of 72 take
+// 15 ms on one thread and 23 ms on two).
 constexpr std::size_t kRowsPerThread = 16384;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -130,6 +131,24 @@ LeastSquaresFit fit_from_gram(const double* gram, std::size_t p, std::size_t use
     return fit;
 }
 
+void day_mean_residuals(const double* gram, std::size_t batch, std::size_t days, std::size_t p, const double* coef,
+                        std::size_t constant, double value, double* out, int threads) {
+    if (constant >= p) throw std::invalid_argument("the constant column must be one of x's");
+    const std::size_t w = p + 1;
+    parallel_for(batch, threads, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t b = begin; b < end; ++b) {
+            const double* c = coef + b * p;
+            for (std::size_t d = 0; d < days; ++d) {
+                const double* row = gram + ((b * days + d) * w + constant) * w;  // value * (Σx, Σy)
+                const double rows = row[constant] / (value * value);
+                double e = row[p];
+                for (std::size_t j = 0; j < p; ++j) e -= row[j] * c[j];
+                out[b * days + d] = rows > 0.0 ? e / value / rows : kNaN;
+            }
+        }
+    }, 64);
+}
+
 KMeansModel kmeans_fit(ConstMatrix x, std::size_t k, std::size_t max_iter, std::uint64_t seed, int threads) {
     if (k == 0) throw std::invalid_argument("k must be >= 1");
     std::vector<std::size_t> rows;
@@ -232,13 +251,16 @@ void trailing_abs_median(ConstMatrix x, std::size_t window, double* out, int thr
             for (std::size_t d = 0; d < x.cols; ++d) {
                 std::size_t n = 0;
                 for (std::size_t j = d + 1 > window ? d + 1 - window : 0; j <= d; ++j) {
-                    if (std::isfinite(r[j])) known[n++] = r[j];
+                    const double v = r[j];
+                    if (!std::isfinite(v)) continue;
+                    std::size_t at = n++;  // insertion sort: a window holds a handful of days
+                    for (; at > 0 && known[at - 1] > v; --at) known[at] = known[at - 1];
+                    known[at] = v;
                 }
                 if (n <= window / 2) {
                     out[i * x.cols + d] = kNaN;
                     continue;
                 }
-                std::sort(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(n));
                 const double median = n % 2 ? known[n / 2] : (known[n / 2 - 1] + known[n / 2]) / 2.0;
                 out[i * x.cols + d] = std::fabs(median);
             }

@@ -104,6 +104,24 @@ async def test_an_injected_fault_is_found_stored_and_alerted_upstream_exactly_on
 
 
 @pytest.mark.asyncio
+async def test_a_frozen_thermostat_sensor_is_named_by_the_flat_line_rule_from_stored_reports() -> None:
+    """The thermostat keeps reporting, but always the same local_temperature: only the stored
+    Zigbee reports show it, and the flat-line rule must see through the 15-minute binning."""
+    frozen = Fault("stuck_sensor", "room03", DEFAULT_START + 7.5 * DAY, 0.0)
+    async with DemoSite(options((frozen,))) as site:
+        await site.simulate(DAYS)
+        runs = await _daily_runs(site)
+        stored = site.agent.store.faults()
+    found = [r for r in runs if r.faults]
+    assert found, [r.status for r in runs]
+    (fault,) = found[0].faults
+    assert (fault.room, fault.kind) == ("room03", "stuck_sensor") and "rules" in fault.detectors
+    assert "flatlined_sensor" in fault.evidence
+    assert fault.first_seen >= frozen.start - DAY
+    assert [(row.room, row.kind) for row in stored] == [("room03", "stuck_sensor")]
+
+
+@pytest.mark.asyncio
 async def test_the_same_building_without_the_fault_raises_none() -> None:
     async with DemoSite(options(())) as site:
         await site.simulate(DAYS)

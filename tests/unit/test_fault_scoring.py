@@ -60,7 +60,7 @@ def test_heater_effect_is_the_residual_slope_on_power_relative_to_the_gain(seed:
     coef[1] = abs(coef[1]) + 0.1
     y = x @ coef - (1.0 - effect) * coef[1] * x[:, 1] + rng.normal(scale=0.01, size=200)
     z = np.column_stack([x, y])
-    got = _heater_effect((z.T @ z)[None], coef[None])[0]
+    got = _heater_effect(z.T @ z, coef)
     residual = y - x @ coef
     expected = 1.0 + np.polyfit(x[:, 1], residual, 1)[0] / coef[1]
     assert abs(got - expected) < 1e-8
@@ -71,7 +71,7 @@ def test_heater_effect_is_unknown_without_varying_power() -> None:
     x = _design(np.random.default_rng(1), 50, 1.0)
     x[:, 1] = 1.0
     z = np.column_stack([x, np.ones(50)])
-    assert np.isnan(_heater_effect((z.T @ z)[None], np.ones((1, 6)))[0])
+    assert np.isnan(_heater_effect(z.T @ z, np.ones(6)))
 
 
 @settings(max_examples=60, deadline=None)

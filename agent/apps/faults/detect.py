@@ -118,7 +118,7 @@ def score(stats: DayStats, config: DetectorConfig | None = None, rules: tuple[Ru
     enough = _enough(valid_day, stats, cfg)
     valid_model = valid_day & (stats.outdoor_valid >= cfg.min_valid_share * stats.per_day)
     model_enough = _enough(valid_model, stats, cfg)
-    model_score, waste, effect = _model_scores(stats, cfg, valid_model)
+    model_score, waste, thermal_coef = _model_scores(stats, cfg, valid_model)
     cluster_score = _cluster_scores(stats, cfg, valid_day, enough)
     rule_hits = {rule.name: (stats.rule_hours[:, :, j] >= rule.min_hours) & valid_day for j, rule in enumerate(rules)}
     scored = valid_day & enough[:, None]
@@ -140,7 +140,8 @@ def score(stats: DayStats, config: DetectorConfig | None = None, rules: tuple[Ru
             continue
         status[room] = "fault"
         faults.append(_describe(i, room, first, stats, flagged, model_flag, cluster_flag, rule_hits, rules,
-                                waste, model_score, cluster_score, cfg.train_days, effect[i]))
+                                waste, model_score, cluster_score, cfg.train_days,
+                                _heater_effect(stats.thermal[i, cfg.train_days:].sum(axis=0), thermal_coef[i])))
     faults.sort(key=lambda f: (-f.waste_kwh_per_day, f.room))
     model_status = {room: "ok" if ok else INSUFFICIENT_DATA for room, ok in zip(stats.room_ids, model_enough)}
     return Detection(stats.room_ids, stats.day_start, flagged, model_score, cluster_score, rule_hits, waste, status,
@@ -170,25 +171,21 @@ def fit_gram(gram: np.ndarray, constant: float) -> np.ndarray:
     return coef
 
 
-def mean_residual(gram: np.ndarray, coef: np.ndarray, constant: float) -> np.ndarray:
+def mean_residual(gram: np.ndarray, coef: np.ndarray, constant: float, threads: int = 1) -> np.ndarray:
     """(rooms, days) mean of y - x·coef over each day's rows, from the day's Gram matrix
     (its constant column holds the sums of x and y); NaN for a day without rows."""
-    sums = gram[..., CONSTANT] / constant  # (rooms, days, 7): Σx (6) and Σy
-    rows = gram[..., CONSTANT, CONSTANT] / constant**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(rows > 0, (sums[..., -1] - np.einsum("rdp,rp->rd", sums[..., :-1], coef)) / rows, np.nan)
+    return _core.fault_day_residuals(gram, np.ascontiguousarray(coef), CONSTANT, constant, threads)
 
 
 def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rooms, days) model score and estimated waste (kWh/day, energy over the counterfactual),
-    and (rooms,) the heater's remaining effect after the training days (1: as trained, 0: none)."""
+    and (rooms, 6) the thermal model's coefficients."""
     train, h, per_day = cfg.train_days, stats.hours_per_interval, stats.per_day
     thermal_train, energy_train = stats.thermal[:, :train], stats.energy[:, :train]
     coef_t = fit_gram(thermal_train.sum(axis=1), 1.0)
-    effect = _heater_effect(stats.thermal[:, train:].sum(axis=1), coef_t)
     coef_e = fit_gram(energy_train.sum(axis=1), h)
-    day_t = mean_residual(stats.thermal, coef_t, 1.0) * per_day
-    day_e = mean_residual(stats.energy, coef_e, h) * per_day
+    day_t = mean_residual(stats.thermal, coef_t, 1.0, cfg.threads) * per_day
+    day_e = mean_residual(stats.energy, coef_e, h, cfg.threads) * per_day
     waste = _waste(stats.counterfactual, coef_e) * per_day
     # The training days' own residuals are fitted to them; each one's residual under a fit
     # without it is what a new healthy day looks like, so those set the yardstick.
@@ -202,7 +199,7 @@ def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -
         parts.append(_persistent(_standardised(daily, held * per_day, floor), cfg))
     score = np.fmax(np.fmax(parts[0], parts[1]), parts[2])
     score[~valid_day] = np.nan  # a day without data has no score, whatever its neighbours had
-    return score, waste, effect
+    return score, waste, coef_t
 
 
 def _waste(counterfactual: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -223,22 +220,22 @@ def _held_out(train: np.ndarray, constant: float, residual: Callable[[int, np.nd
     return out
 
 
-def _heater_effect(after: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """How much of the trained heating effect is left: 1 + slope of the thermal residual on heater
-    power (column 1) over the days after training, relative to the trained gain.
+def _heater_effect(after: np.ndarray, coef: np.ndarray) -> float:
+    """How much of the trained heating effect is left in one room: 1 + slope of the thermal residual
+    on heater power (column 1) over the days after training, relative to the trained gain.
 
     A healthy heater's residual does not depend on its power (slope 0, effect 1); heat that no
     longer reaches the room leaves a residual falling with power (effect near 0).  ``after`` is
-    the (rooms, 7, 7) Gram matrix summed over those days.
+    the room's (7, 7) Gram matrix summed over those days; NaN when power never varied.
     """
-    n, sp, spp = after[:, CONSTANT, CONSTANT], after[:, 1, CONSTANT], after[:, 1, 1]
-    sr = after[:, -1, CONSTANT] - np.einsum("rp,rp->r", after[:, :-1, CONSTANT], coef)
-    spr = after[:, 1, -1] - np.einsum("rp,rp->r", after[:, 1, :-1], coef)
+    n, sp, spp = after[CONSTANT, CONSTANT], after[1, CONSTANT], after[1, 1]
+    sr = after[-1, CONSTANT] - after[:-1, CONSTANT] @ coef
+    spr = after[1, -1] - after[1, :-1] @ coef
     spread = n * spp - sp * sp
-    gain = coef[:, 1]
-    ok = (n > 10) & (spread > 1e-12 * np.maximum(1.0, n * spp)) & (gain > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, 1.0 + (n * spr - sp * sr) / spread / gain, np.nan)
+    gain = coef[1]
+    if not (n > 10 and spread > 1e-12 * max(1.0, n * spp) and gain > 0):
+        return float("nan")
+    return float(1.0 + (n * spr - sp * sr) / spread / gain)
 
 
 def _persistent(z: np.ndarray, cfg: DetectorConfig) -> np.ndarray:

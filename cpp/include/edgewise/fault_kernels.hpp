@@ -39,6 +39,14 @@ struct LeastSquaresFit {
 /// gives NaN coefficients instead of a guess.
 LeastSquaresFit fit_from_gram(const double* gram, std::size_t p, std::size_t used);
 
+/// Mean residual y - x·coef of each day from its Gram matrix, for batch x days
+/// Gram matrices of [x | y] ((p+1)^2 each, row-major) and one coef row (p) per
+/// batch item.  Column `constant` of x holds `value` on every row, so row
+/// `constant` of a Gram matrix holds value * (Σx, Σy) and its diagonal entry
+/// value² * rows.  NaN for a day without rows.
+void day_mean_residuals(const double* gram, std::size_t batch, std::size_t days, std::size_t p, const double* coef,
+                        std::size_t constant, double value, double* out, int threads);
+
 /// k-means result; centroids is (k x cols) row-major.
 struct KMeansModel {
     std::vector<double> centroids;
