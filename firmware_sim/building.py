@@ -86,6 +86,7 @@ class RoomFault(Protocol):
     hysteresis_k: float
     start_loss_kwh: float
     always_on: bool
+    frozen_sensor: bool
 
     def sensed(self, temperature: float, t: float) -> float: ...
 
@@ -280,6 +281,12 @@ class Room:
     def _in_programme(self, t: float) -> bool:
         fault = self._active_fault(t)
         return True if fault is not None and fault.always_on else in_programme(t)
+
+    @property
+    def sensor_frozen(self) -> bool:
+        """Whether the temperature sensor is stuck: it repeats one value, without the noise of a live one."""
+        fault = self._active_fault(self._clock)
+        return fault is not None and fault.frozen_sensor
 
     @property
     def reported_temperature(self) -> float:

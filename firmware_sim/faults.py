@@ -88,6 +88,7 @@ class RoomFaultState:
     hysteresis_k: float = HYSTERESIS_K
     start_loss_kwh: float = 0.0
     always_on: bool = False
+    frozen_sensor: bool = False
     _frozen: float | None = None
 
     def sensed(self, temperature: float, t: float) -> float:
@@ -114,6 +115,8 @@ def room_state(fault: Fault) -> RoomFaultState:
         state.leak_w = m
     elif kind == "schedule":
         state.always_on = True
+    elif kind == "stuck_sensor":
+        state.frozen_sensor = True
     elif kind == "short_cycling":
         state.hysteresis_k = 0.02
         state.start_loss_kwh = 0.01

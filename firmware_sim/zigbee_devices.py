@@ -206,9 +206,11 @@ class ZigbeeNetwork:
                 "last_seen": device.last_seen_ms,
             }
         if device.kind == THERMOSTAT:
+            noise = rng.gauss(0.0, 0.05)  # drawn either way, so a fault never shifts the device's stream
             return {
-                # What the thermostat's own sensor reads: a sensor fault shows here.
-                "local_temperature": round(room.reported_temperature + rng.gauss(0.0, 0.05), 1),
+                # What the thermostat's own sensor reads: a sensor fault shows here, and a
+                # frozen sensor repeats its value exactly.
+                "local_temperature": round(room.reported_temperature + (0.0 if room.sensor_frozen else noise), 1),
                 "occupied_heating_setpoint": round(room.setpoint, 1),
                 "running_state": "heat" if room.hvac_on else "idle",
                 "system_mode": "heat",
