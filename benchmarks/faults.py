@@ -45,7 +45,7 @@ import numpy as np
 import firmware_sim
 from agent.apps.faults import DetectorConfig, SiteSeries, load_rules
 from agent.apps.faults.day_stats import DayStats, day_stats
-from agent.apps.faults.detect import _confirmed_from, score
+from agent.apps.faults.detect import confirmed_from, score
 from firmware_sim.faults import FaultMix, draw_faults, simulate
 from firmware_sim.simulation import DEFAULT_START
 
@@ -212,13 +212,9 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 def from_day_flags(flags: np.ndarray, confirm: int) -> tuple[np.ndarray, np.ndarray]:
     """Faulty rooms and faulty room-days as a report would give them: a room is faulty once
     ``confirm`` flagged days fall within ``confirm + 1``, from its first flagged day on."""
-    rooms = np.zeros(flags.shape[0], dtype=bool)
-    days = np.zeros_like(flags)
-    for i in range(flags.shape[0]):
-        first = _confirmed_from(flags[i], confirm)
-        if first is not None:
-            rooms[i] = True
-            days[i, first:] = True
+    first = confirmed_from(flags, confirm)
+    rooms = first >= 0
+    days = rooms[:, None] & (np.arange(flags.shape[1]) >= first[:, None])
     return rooms, days
 
 
@@ -322,7 +318,7 @@ def run_isolation_forest(work: Workload, profiles: np.ndarray, seed: int,
 # -- report ---------------------------------------------------------------------------
 
 def run(rooms: int, days: int, seed: int, rate: float, workers: int, cache: str | None = None,
-        repeat: int = 3) -> dict[str, object]:
+        repeat: int = 7) -> dict[str, object]:
     if days < TRAIN_DAYS + 4:
         raise ValueError(f"days must be at least {TRAIN_DAYS + 4} (training days plus a few to score)")
     t0 = time.perf_counter()
@@ -396,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="simulation processes")
     parser.add_argument("--cache", metavar="DIR",
                         help="keep simulated blocks here and reuse them while the simulator's source is unchanged")
-    parser.add_argument("--repeat", type=int, default=3, help="time each scorer this many times, report the median")
+    parser.add_argument("--repeat", type=int, default=7, help="time each scorer this many times, report the median")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     result = run(args.rooms, args.days, args.seed, args.rate, args.workers, args.cache, args.repeat)

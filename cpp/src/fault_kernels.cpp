@@ -242,6 +242,49 @@ void nearest_centroid(ConstMatrix x, const KMeansModel& model, std::int64_t* lab
     }, kRowsPerThread);
 }
 
+namespace {
+
+void compare_exchange(double& a, double& b) noexcept {
+    const double lo = std::min(a, b);
+    b = std::max(a, b);
+    a = lo;
+}
+
+// Median of five finite values by a sorting network: no branches to mispredict.
+double median_of_five(double a, double b, double c, double d, double e) noexcept {
+    compare_exchange(a, b);
+    compare_exchange(d, e);
+    compare_exchange(a, c);
+    compare_exchange(b, c);
+    compare_exchange(a, d);
+    compare_exchange(c, d);
+    compare_exchange(b, e);
+    compare_exchange(b, c);
+    compare_exchange(d, e);
+    return c;
+}
+
+// |median| of the finite values of r[first..last], NaN with at most `window / 2` of them.
+double abs_median_of(const double* r, std::size_t first, std::size_t last, std::size_t window,
+                     std::vector<double>& known) noexcept {
+    if (window == 5 && last - first == 4 && std::isfinite(r[first]) && std::isfinite(r[first + 1]) &&
+        std::isfinite(r[first + 2]) && std::isfinite(r[first + 3]) && std::isfinite(r[last])) {
+        return std::fabs(median_of_five(r[first], r[first + 1], r[first + 2], r[first + 3], r[last]));
+    }
+    std::size_t n = 0;
+    for (std::size_t j = first; j <= last; ++j) {
+        const double v = r[j];
+        if (!std::isfinite(v)) continue;
+        std::size_t at = n++;  // insertion sort: a window holds a handful of days
+        for (; at > 0 && known[at - 1] > v; --at) known[at] = known[at - 1];
+        known[at] = v;
+    }
+    if (n <= window / 2) return kNaN;
+    return std::fabs(n % 2 ? known[n / 2] : (known[n / 2 - 1] + known[n / 2]) / 2.0);
+}
+
+}  // namespace
+
 void trailing_abs_median(ConstMatrix x, std::size_t window, double* out, int threads) {
     if (window == 0) throw std::invalid_argument("window must be >= 1");
     parallel_for(x.rows, threads, [&](std::size_t begin, std::size_t end) {
@@ -249,20 +292,8 @@ void trailing_abs_median(ConstMatrix x, std::size_t window, double* out, int thr
         for (std::size_t i = begin; i < end; ++i) {
             const double* r = x.row(i);
             for (std::size_t d = 0; d < x.cols; ++d) {
-                std::size_t n = 0;
-                for (std::size_t j = d + 1 > window ? d + 1 - window : 0; j <= d; ++j) {
-                    const double v = r[j];
-                    if (!std::isfinite(v)) continue;
-                    std::size_t at = n++;  // insertion sort: a window holds a handful of days
-                    for (; at > 0 && known[at - 1] > v; --at) known[at] = known[at - 1];
-                    known[at] = v;
-                }
-                if (n <= window / 2) {
-                    out[i * x.cols + d] = kNaN;
-                    continue;
-                }
-                const double median = n % 2 ? known[n / 2] : (known[n / 2 - 1] + known[n / 2]) / 2.0;
-                out[i * x.cols + d] = std::fabs(median);
+                const std::size_t first = d + 1 > window ? d + 1 - window : 0;
+                out[i * x.cols + d] = abs_median_of(r, first, d, window, known);
             }
         }
     }, kRowsPerThread / 64);

@@ -16,7 +16,7 @@ import pytest
 KEYS = {
     "precision", "recall", "f1", "day_precision", "day_recall", "day_f1", "waste_spearman", "edgewise_seconds",
     "numpy_pca_seconds", "isolation_forest_seconds", "pca_f1", "isolation_forest_f1", "faulty_rooms",
-    "per_kind_recall",
+    "per_kind_recall", "edgewise_features_seconds", "edgewise_total_seconds",
 }
 
 

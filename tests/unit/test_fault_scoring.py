@@ -8,7 +8,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.apps.faults.detect import DetectorConfig, _heater_effect, _persistent, fit_gram, mean_residual
+from agent.apps.faults.detect import (
+    DetectorConfig,
+    _heater_effect,
+    _persistent,
+    confirmed_from,
+    fit_gram,
+    mean_residual,
+)
 
 
 def _day_grams(x: np.ndarray, y: np.ndarray, per_day: int) -> np.ndarray:
@@ -91,3 +98,22 @@ def test_persistent_score_is_the_trailing_median_of_enough_known_days(seed: int,
                 assert got[r, d] == abs(float(np.median(known)))
             else:
                 assert np.isnan(got[r, d])
+
+
+def _first_confirmed(flags: np.ndarray, confirm: int) -> int:
+    """The rule read literally: the first flagged day whose ``confirm``-th flagged day (itself
+    included) is at most ``confirm`` days later."""
+    days = np.flatnonzero(flags)
+    for j in range(len(days) - confirm + 1):
+        if days[j + confirm - 1] - days[j] <= confirm:
+            return int(days[j])
+    return -1
+
+
+@settings(max_examples=80, deadline=None)
+@given(flags=st.lists(st.lists(st.booleans(), min_size=0, max_size=30), min_size=1, max_size=6).filter(
+    lambda rows: len({len(r) for r in rows}) == 1), confirm=st.integers(1, 4))
+def test_confirmation_finds_the_first_run_of_flagged_days(flags: list[list[bool]], confirm: int) -> None:
+    grid = np.array(flags, dtype=bool).reshape(len(flags), -1)
+    expected = [_first_confirmed(row, confirm) for row in grid]
+    assert confirmed_from(grid, confirm).tolist() == expected

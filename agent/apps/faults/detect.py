@@ -38,6 +38,8 @@ from agent.apps.faults.rules import Rule, load_rules
 from agent.apps.faults.series import SiteSeries
 
 INSUFFICIENT_DATA = "insufficient_data"
+KMEANS_SAMPLE = 2048
+"""Training room-days k-means learns from at most (a seeded sample of them beyond that)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +131,14 @@ def score(stats: DayStats, config: DetectorConfig | None = None, rules: tuple[Ru
     for hits in rule_hits.values():
         rule_flag |= hits & scored
     flagged = model_flag | cluster_flag | rule_flag
+    confirmed = confirmed_from(flagged, cfg.confirm_days)
     faults, status = [], {}
     for i, room in enumerate(stats.room_ids):
         if not enough[i]:
             status[room] = INSUFFICIENT_DATA
             continue
-        first = _confirmed_from(flagged[i], cfg.confirm_days)
-        if first is None:
+        first = int(confirmed[i])
+        if first < 0:
             status[room] = "ok"
             continue
         status[room] = "fault"
@@ -189,9 +192,12 @@ def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -
     waste = _waste(stats.counterfactual, coef_e) * per_day
     # The training days' own residuals are fitted to them; each one's residual under a fit
     # without it is what a new healthy day looks like, so those set the yardstick.
-    held_t = _held_out(thermal_train, 1.0, lambda d, c: mean_residual(thermal_train[:, d:d + 1], c, 1.0)[:, 0])
-    held_e = _held_out(energy_train, h, lambda d, c: mean_residual(energy_train[:, d:d + 1], c, h)[:, 0])
-    held_w = _held_out(energy_train, h, lambda d, c: _waste(stats.counterfactual[:, d:d + 1], c)[:, 0])
+    held_coef_t = _held_out_fits(thermal_train, 1.0)
+    held_coef_e = _held_out_fits(energy_train, h)
+    known = thermal_train.shape[1]  # a short series has fewer training days than asked for
+    held_t = _per_day(lambda d: mean_residual(thermal_train[:, d:d + 1], held_coef_t[d], 1.0)[:, 0], known, len(stats.room_ids))
+    held_e = _per_day(lambda d: mean_residual(energy_train[:, d:d + 1], held_coef_e[d], h)[:, 0], known, len(stats.room_ids))
+    held_w = _per_day(lambda d: _waste(stats.counterfactual[:, d:d + 1], held_coef_e[d])[:, 0], known, len(stats.room_ids))
     parts = []
     for daily, held, floor in ((day_t, held_t, 0.2), (day_e, held_e, 0.5), (waste, held_w, 1.0)):
         daily[~valid_day] = np.nan
@@ -211,12 +217,20 @@ def _waste(counterfactual: np.ndarray, coef: np.ndarray) -> np.ndarray:
         return np.where(rows > 0, excess / rows, np.nan)
 
 
-def _held_out(train: np.ndarray, constant: float, residual: Callable[[int, np.ndarray], np.ndarray]) -> np.ndarray:
-    """(rooms, train days): ``residual(d, coef)`` of each training day d under a fit on the other days."""
-    total = train.sum(axis=1)
-    out = np.full(train.shape[:2], np.nan)
-    for d in range(train.shape[1]):
-        out[:, d] = residual(d, fit_gram(total - train[:, d], constant))
+def _held_out_fits(train: np.ndarray, constant: float) -> np.ndarray:
+    """(train days, rooms, 6): for each training day, every room's fit on its other training days
+    (one batched solve: the Gram matrix of all training days less that day's)."""
+    days = train.shape[1]
+    without = train.sum(axis=1)[None] - np.moveaxis(train, 1, 0)  # (days, rooms, 7, 7)
+    coef = fit_gram(without.reshape(-1, *train.shape[2:]), constant)
+    return coef.reshape(days, train.shape[0], train.shape[-1] - 1)
+
+
+def _per_day(value: Callable[[int], np.ndarray], days: int, rooms: int) -> np.ndarray:
+    """(rooms, days) from a function giving (rooms,) for each day."""
+    out = np.full((rooms, days), np.nan)
+    for d in range(days):
+        out[:, d] = value(d)
     return out
 
 
@@ -273,7 +287,11 @@ def _cluster_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray,
     score = np.full((rooms, days), np.nan)
     if len(train_rows) < max(cfg.clusters, 10):
         return score
-    centroids = _core.kmeans_fit(train_rows, min(cfg.clusters, len(train_rows)), 50, cfg.seed, cfg.threads)
+    fit_rows = train_rows
+    if len(train_rows) > KMEANS_SAMPLE:  # typical patterns are as clear in a sample, and k-means costs per row
+        pick = np.random.default_rng(cfg.seed).choice(len(train_rows), KMEANS_SAMPLE, replace=False)
+        fit_rows = np.ascontiguousarray(train_rows[np.sort(pick)])
+    centroids = _core.kmeans_fit(fit_rows, min(cfg.clusters, len(fit_rows)), 50, cfg.seed, cfg.threads)
     _, train_d = _core.kmeans_nearest(train_rows, centroids, cfg.threads)
     scale = max(float(np.quantile(train_d, 0.99)), 1e-6)
     _, dist = _core.kmeans_nearest(rows, centroids, cfg.threads)
@@ -286,13 +304,17 @@ def _cluster_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray,
 
 # -- combining ---------------------------------------------------------------------
 
-def _confirmed_from(flags: np.ndarray, confirm: int) -> int | None:
-    """First flagged day of the first run of ``confirm`` flagged days within ``confirm + 1``."""
-    days = np.flatnonzero(flags)
-    for j in range(len(days) - confirm + 1):
-        if days[j + confirm - 1] - days[j] <= confirm:
-            return int(days[j])
-    return None
+def confirmed_from(flags: np.ndarray, confirm: int) -> np.ndarray:
+    """(rooms,) first flagged day of each room's first run of ``confirm`` flagged days within
+    ``confirm + 1`` days, -1 where there is none: a day counts when it is flagged and at least
+    ``confirm`` of the days from it to ``confirm`` days later are."""
+    rooms, days = flags.shape
+    if days == 0:
+        return np.full(rooms, -1, dtype=np.int64)
+    counts = np.concatenate([np.zeros((rooms, 1), dtype=np.int64), np.cumsum(flags, axis=1)], axis=1)
+    ahead = counts[:, np.minimum(np.arange(days) + confirm + 1, days)] - counts[:, :days]
+    starts = flags & (ahead >= confirm)
+    return np.where(starts.any(axis=1), np.argmax(starts, axis=1), -1)
 
 
 def _describe(i: int, room: str, first: int, stats: DayStats, flagged: np.ndarray, model_flag: np.ndarray,
