@@ -151,12 +151,6 @@ def score(stats: DayStats, config: DetectorConfig | None = None, rules: tuple[Ru
                      faults, model_status)
 
 
-def daily_profiles(series: SiteSeries) -> np.ndarray:
-    """(rooms, days, 72): hourly setpoint error (clipped to ±5 K), heater duty, starts/4 -- the
-    cluster detector's view of each room-day."""
-    return day_stats(series, DetectorConfig().train_days, ()).profiles
-
-
 # -- data sufficiency ------------------------------------------------------------
 
 def _enough(valid_day: np.ndarray, stats: DayStats, cfg: DetectorConfig) -> np.ndarray:

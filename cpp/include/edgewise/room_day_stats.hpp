@@ -102,7 +102,7 @@ struct RoomDayOutputs {
     double* energy = nullptr;               ///< kGramWidth^2 per day: Gram of the energy [x | y]
     double* counterfactual = nullptr;       ///< kCounterfactualWidth per day: energy rows fed the typical
                                             ///< temperature and ventilation instead of the measured ones
-    double* profiles = nullptr;             ///< kProfileWidth per day (see daily_profiles in detect.py)
+    double* profiles = nullptr;             ///< kProfileWidth per day (DayStats.profiles in day_stats.py)
     std::int64_t* rule_hours = nullptr;     ///< rules.size() per day: hours meeting each rule
     double* night_duty = nullptr;           ///< 2 per day: sum and count of finite hourly duties, 00-06
 };
