@@ -25,25 +25,17 @@ MAX_DAYS_TO_DETECT = 7
 MAGNITUDE = {"sensor_bias": 4.5, "sensor_drift": 0.3, "window_open": 2.0, "leaking_valve": 0.2}
 """A 4.5 K bias is found within the week; a 4 K one in this building scores just under the
 threshold (docs/faults.md, Limitations), so the test does not pretend otherwise."""
-SLOW_TO_FIND = {
-    "sensor_drift": "a drift of 0.3 K/day is not found within the week in this 12-room building: its "
-                    "scores stay under the threshold, set for precision across 1,000 rooms (docs/faults.md, "
-                    "Limitations)",
-}
-"""Kinds this detector is known to miss here; strict, so finding them one day fails loudly."""
-
-
-def _kinds() -> list[object]:
-    return [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=SLOW_TO_FIND[k])) if k in SLOW_TO_FIND
-            else k for k in FAULT_KINDS]
+SLOW_TO_FIND = {"sensor_drift": 15}
+"""Days a kind may take instead of a week: a drift of 0.3 K/day is found once it has grown to
+its full 4 K, about two weeks on (docs/faults.md, Limitations).  Its own test runs long enough."""
+FAULT_START = DEFAULT_START + START_DAY * DAY + 5 * 3600.0
 ACCEPTED_KIND = {"sensor_drift": {"sensor_drift", "sensor_bias"}}
 """A drifting sensor found early looks like a biased one; both name the right sensor."""
 
 
 @pytest.fixture(scope="module")
 def faulty() -> tuple[object, object]:
-    start = DEFAULT_START + START_DAY * DAY + 5 * 3600.0
-    faults = [Fault(k, f"room{i + 1:02d}", start, MAGNITUDE.get(k, 0.0)) for i, k in enumerate(FAULT_KINDS)]
+    faults = [Fault(k, f"room{i + 1:02d}", FAULT_START, MAGNITUDE.get(k, 0.0)) for i, k in enumerate(FAULT_KINDS)]
     rec = simulate(12, 3, DEFAULT_START, 21, faults)
     return rec, detect(SiteSeries(**rec.signals()))
 
@@ -53,7 +45,14 @@ def healthy_month() -> object:
     return simulate(6, 21, DEFAULT_START, 30)
 
 
-@pytest.mark.parametrize("kind", _kinds())
+@pytest.fixture(scope="module")
+def drifting() -> tuple[object, object]:
+    """The same building for long enough to see a slow drift grow: 17 days of it."""
+    rec = simulate(12, 3, DEFAULT_START, 26, [Fault("sensor_drift", "room04", FAULT_START, MAGNITUDE["sensor_drift"])])
+    return rec, detect(SiteSeries(**rec.signals()))
+
+
+@pytest.mark.parametrize("kind", [k for k in FAULT_KINDS if k not in SLOW_TO_FIND])
 def test_each_fault_kind_is_found_named_and_ranked_within_a_week(faulty, kind: str) -> None:
     rec, found = faulty
     fault = next(f for f in rec.faults if f.kind == kind)
@@ -63,6 +62,14 @@ def test_each_fault_kind_is_found_named_and_ranked_within_a_week(faulty, kind: s
     assert hit.kind in ACCEPTED_KIND.get(kind, {kind})
     assert fault.start - DAY < hit.first_seen <= fault.start + MAX_DAYS_TO_DETECT * DAY
     assert hit.evidence and hit.detectors
+
+
+def test_a_slow_sensor_drift_is_found_within_two_weeks_and_nothing_else_is(drifting) -> None:
+    rec, found = drifting
+    (hit,) = found.faults
+    assert hit.room == "room04" and hit.kind in ACCEPTED_KIND["sensor_drift"]
+    assert FAULT_START - DAY < hit.first_seen <= FAULT_START + SLOW_TO_FIND["sensor_drift"] * DAY
+    assert {room for room, status in found.status.items() if status != "ok"} == {"room04"}
 
 
 def test_healthy_rooms_beside_faulty_ones_raise_nothing(faulty) -> None:
