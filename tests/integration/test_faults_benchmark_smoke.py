@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -35,6 +36,22 @@ def test_tiny_run_reports_every_key(bench: ModuleType, capsys: pytest.CaptureFix
     for key in ("precision", "recall", "f1", "pca_f1"):
         assert 0.0 <= result[key] <= 1.0
     assert result["isolation_forest_f1"] is None or 0.0 <= result["isolation_forest_f1"] <= 1.0
+
+
+def test_a_cached_simulation_is_read_back_unchanged_and_a_changed_simulator_misses(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = bench.make_workload(8, 12, 5, 0.25, 1, str(tmp_path))
+    blocks = sorted(tmp_path.glob("*.npz"))
+    assert len(blocks) == 1
+    again = bench.make_workload(8, 12, 5, 0.25, 1, str(tmp_path))
+    for name in ("temperature", "energy_kwh", "outdoor", "heater_kw"):
+        np.testing.assert_array_equal(getattr(again.series, name), getattr(made.series, name))
+    assert again.series.room_ids == made.series.room_ids and again.kinds == made.kinds
+    np.testing.assert_array_equal(again.true_waste, made.true_waste)
+    monkeypatch.setattr(bench, "_simulator_digest", lambda: "another-simulator")
+    bench.make_workload(8, 12, 5, 0.25, 1, str(tmp_path))
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # simulated afresh, not read from the old block
 
 
 def test_spearman_and_prf_against_hand_computed_values(bench: ModuleType) -> None:
