@@ -162,7 +162,9 @@ struct HourSums {
     }
 };
 
-void check(const DayGrid& grid) {
+}  // namespace
+
+void check_grid(const DayGrid& grid) {
     if (grid.per_day == 0 || grid.per_day % 24 != 0) {
         throw std::invalid_argument("per_day must be a positive multiple of 24");
     }
@@ -172,11 +174,9 @@ void check(const DayGrid& grid) {
     if (grid.days > 0 && grid.weekend == nullptr) throw std::invalid_argument("weekend flags are required");
 }
 
-}  // namespace
-
 void room_day_stats(const RoomInputs& in, const DayGrid& grid, const std::vector<FaultRule>& rules,
                     const RoomDayOutputs& out) {
-    check(grid);
+    check_grid(grid);
     const RoomView room(in, grid);
     const std::size_t per_day = grid.per_day, per_hour = per_day / 24, nr = rules.size();
     const double starts_scale = static_cast<double>(per_hour) / 4.0;  // starts per hour, in fours
@@ -233,7 +233,7 @@ void room_day_stats(const RoomInputs& in, const DayGrid& grid, const std::vector
 }
 
 double lit_night_lux(const double* illuminance, const double* lights, const DayGrid& grid) {
-    check(grid);
+    check_grid(grid);
     std::vector<double> lit;
     for (std::size_t d = 0; d < grid.days; ++d) {
         for (std::size_t j = 0; j < grid.per_day; ++j) {

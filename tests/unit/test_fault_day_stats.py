@@ -86,7 +86,7 @@ def _make_site(seed: int, rooms: int, days: int, interval_s: float, extra: int, 
     Values land on exact grids now and then (whole duties, setpoints on whole degrees, energy equal
     to the relay's) so that rule thresholds on those grids test the strict inequalities."""
     rng = np.random.default_rng(seed)
-    per_hour = int(round(3600.0 / interval_s))
+    per_hour = round(3600.0 / interval_s)
     per_day = 24 * per_hour
     n = days * per_day + extra
     shape = (rooms, n)
@@ -132,7 +132,7 @@ def _make_site(seed: int, rooms: int, days: int, interval_s: float, extra: int, 
 @st.composite
 def sites(draw: st.DrawFn, max_rooms: int = 3, max_days: int = 4) -> Site:
     interval_s = draw(st.sampled_from([3600.0, 1800.0, 900.0]))
-    per_day = 24 * int(round(3600.0 / interval_s))
+    per_day = 24 * round(3600.0 / interval_s)
     return _make_site(
         seed=draw(st.integers(0, 2**32 - 1)),
         rooms=draw(st.integers(1, max_rooms)),
@@ -441,7 +441,7 @@ def test_shared_outdoor_equals_outdoor_repeated_per_room(site: Site) -> None:
 def test_lit_night_lux_is_the_median_at_night_with_lights_on(seed: int, rooms: int, days: int, interval_s: float,
                                                              extra: int, nan_rate: float, threads: int) -> None:
     rng = np.random.default_rng(seed)
-    per_day = 24 * int(round(3600.0 / interval_s))
+    per_day = 24 * round(3600.0 / interval_s)
     n = days * per_day + extra
     lux = _sprinkle(rng, rng.choice([100.0, 250.0, 300.0], (rooms, n)) + rng.uniform(0, 50, (rooms, n)) *
                     rng.integers(0, 2, (rooms, n)), nan_rate, False)

@@ -65,7 +65,7 @@ def test_each_fault_kind_is_found_named_and_ranked_within_a_week(faulty, kind: s
 
 
 def test_a_slow_sensor_drift_is_found_within_two_weeks_and_nothing_else_is(drifting) -> None:
-    rec, found = drifting
+    _, found = drifting
     (hit,) = found.faults
     assert hit.room == "room04" and hit.kind in ACCEPTED_KIND["sensor_drift"]
     assert FAULT_START - DAY < hit.first_seen <= FAULT_START + SLOW_TO_FIND["sensor_drift"] * DAY

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,7 +173,9 @@ def mean_residual(gram: np.ndarray, coef: np.ndarray, constant: float, threads: 
     return _core.fault_day_residuals(gram, np.ascontiguousarray(coef), CONSTANT, constant, threads)
 
 
-def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _model_scores(
+    stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rooms, days) model score and estimated waste (kWh/day, energy over the counterfactual),
     and (rooms, 6) the thermal model's coefficients."""
     train, h, per_day = cfg.train_days, stats.hours_per_interval, stats.per_day
@@ -183,15 +184,14 @@ def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -
     coef_e = fit_gram(energy_train.sum(axis=1), h)
     day_t = mean_residual(stats.thermal, coef_t, 1.0, cfg.threads) * per_day
     day_e = mean_residual(stats.energy, coef_e, h, cfg.threads) * per_day
-    waste = _waste(stats.counterfactual, coef_e) * per_day
+    waste = _waste(stats.counterfactual, coef_e[:, None]) * per_day
     # The training days' own residuals are fitted to them; each one's residual under a fit
     # without it is what a new healthy day looks like, so those set the yardstick.
     held_coef_t = _held_out_fits(thermal_train, 1.0)
     held_coef_e = _held_out_fits(energy_train, h)
-    known = thermal_train.shape[1]  # a short series has fewer training days than asked for
-    held_t = _per_day(lambda d: mean_residual(thermal_train[:, d:d + 1], held_coef_t[d], 1.0)[:, 0], known, len(stats.room_ids))
-    held_e = _per_day(lambda d: mean_residual(energy_train[:, d:d + 1], held_coef_e[d], h)[:, 0], known, len(stats.room_ids))
-    held_w = _per_day(lambda d: _waste(stats.counterfactual[:, d:d + 1], held_coef_e[d])[:, 0], known, len(stats.room_ids))
+    held_t = _own_day_residuals(thermal_train, held_coef_t, 1.0)
+    held_e = _own_day_residuals(energy_train, held_coef_e, h)
+    held_w = _waste(stats.counterfactual[:, :train], held_coef_e)
     parts = []
     for daily, held, floor in ((day_t, held_t, 0.2), (day_e, held_e, 0.5), (waste, held_w, 1.0)):
         daily[~valid_day] = np.nan
@@ -203,29 +203,29 @@ def _model_scores(stats: DayStats, cfg: DetectorConfig, valid_day: np.ndarray) -
 
 
 def _waste(counterfactual: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """(rooms, days) mean metered energy per row over what the energy model says a typical day would
-    have used under the same weather, people and daylight; NaN for a day without rows."""
+    """(rooms, days) mean metered energy per row over what the energy model (coefficients per room
+    and day, (rooms, days or 1, 6)) says a typical day would have used under the same weather, people
+    and daylight; NaN for a day without rows."""
     rows = counterfactual[..., 7]
-    excess = counterfactual[..., 6] - np.einsum("rdp,rp->rd", counterfactual[..., :6], coef)
+    x = counterfactual[..., :6]
+    excess = counterfactual[..., 6] - np.einsum("rdp,rdp->rd", x, np.broadcast_to(coef, x.shape))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(rows > 0, excess / rows, np.nan)
 
 
 def _held_out_fits(train: np.ndarray, constant: float) -> np.ndarray:
-    """(train days, rooms, 6): for each training day, every room's fit on its other training days
-    (one batched solve: the Gram matrix of all training days less that day's)."""
-    days = train.shape[1]
-    without = train.sum(axis=1)[None] - np.moveaxis(train, 1, 0)  # (days, rooms, 7, 7)
-    coef = fit_gram(without.reshape(-1, *train.shape[2:]), constant)
-    return coef.reshape(days, train.shape[0], train.shape[-1] - 1)
+    """(rooms, days, 6): for each room and training day, the fit on the room's other training days
+    (one batched solve: the Gram matrix of all its training days less that day's)."""
+    rooms, days, width = train.shape[:3]
+    without = train.sum(axis=1, keepdims=True) - train
+    return fit_gram(without.reshape(rooms * days, width, width), constant).reshape(rooms, days, width - 1)
 
 
-def _per_day(value: Callable[[int], np.ndarray], days: int, rooms: int) -> np.ndarray:
-    """(rooms, days) from a function giving (rooms,) for each day."""
-    out = np.full((rooms, days), np.nan)
-    for d in range(days):
-        out[:, d] = value(d)
-    return out
+def _own_day_residuals(gram: np.ndarray, coef: np.ndarray, constant: float) -> np.ndarray:
+    """(rooms, days) mean residual of each day under its own coefficients (rooms, days, 6)."""
+    rooms, days, width = gram.shape[:3]
+    flat = mean_residual(gram.reshape(rooms * days, 1, width, width), coef.reshape(rooms * days, width - 1), constant)
+    return flat.reshape(rooms, days)
 
 
 def _heater_effect(after: np.ndarray, coef: np.ndarray) -> float:

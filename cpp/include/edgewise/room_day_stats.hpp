@@ -107,6 +107,12 @@ struct RoomDayOutputs {
     double* night_duty = nullptr;           ///< 2 per day: sum and count of finite hourly duties, 00-06
 };
 
+/// Throws std::invalid_argument unless per_day is a positive multiple of 24,
+/// per_day intervals of interval_s make one day, and there are weekend flags
+/// for the days.  Call it before summarising rooms in parallel: a worker
+/// thread must not throw.
+void check_grid(const DayGrid& grid);
+
 /// Fills `out` for one room.  Throws std::invalid_argument on a bad grid.
 void room_day_stats(const RoomInputs& in, const DayGrid& grid, const std::vector<FaultRule>& rules,
                     const RoomDayOutputs& out);
