@@ -43,7 +43,14 @@ from typing import TypeVar
 import numpy as np
 
 import firmware_sim
-from agent.apps.faults import DayStats, DetectorConfig, SiteSeries, day_stats, load_rules, score
+from agent.apps.faults import (
+    DayStats,
+    DetectorConfig,
+    SiteSeries,
+    day_stats,
+    load_rules,
+    score,
+)
 from agent.apps.faults.detect import confirmed_from
 from firmware_sim.faults import FaultMix, draw_faults, simulate
 from firmware_sim.simulation import DEFAULT_START

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent import features
+from benchmarks.common import machine, positive
 
 GOAL_RATIO = 5.0
 GOAL_MOMENT_RATIO = 10.0
@@ -339,17 +339,6 @@ def summarise(s: Settings, rows: list[Row], memory: float, err: float, err_featu
     return result
 
 
-def machine() -> dict[str, object]:
-    """Absolute numbers mean little without the machine they came from."""
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
-
-
 # -- output -----------------------------------------------------------------------
 
 
@@ -400,23 +389,16 @@ def _accurate(d: dict[str, object]) -> bool:
 # -- entry point ------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python3 -m benchmarks.features",
                                 description=(__doc__ or "features benchmark").splitlines()[0])
-    p.add_argument("--windows", type=_positive, default=10_000, help="windows (rows) (default 10000)")
-    p.add_argument("--length", type=_positive, default=1_024, help="samples per window (default 1024)")
-    p.add_argument("--threads", type=_positive, default=None, help="threads for the multi-threaded rows"
+    p.add_argument("--windows", type=positive, default=10_000, help="windows (rows) (default 10000)")
+    p.add_argument("--length", type=positive, default=1_024, help="samples per window (default 1024)")
+    p.add_argument("--threads", type=positive, default=None, help="threads for the multi-threaded rows"
                    " (default: os.cpu_count())")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated windows (default 1)")
-    p.add_argument("--repeat", type=_positive, default=3, help="timed runs per row; the best is kept (default 3)")
-    p.add_argument("--memory-mb", type=_positive, default=256, help="array size for the memory read rate"
+    p.add_argument("--repeat", type=positive, default=3, help="timed runs per row; the best is kept (default 3)")
+    p.add_argument("--memory-mb", type=positive, default=256, help="array size for the memory read rate"
                    " (default 256; keep it far above the last-level cache)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p.parse_args(argv)

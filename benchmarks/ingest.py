@@ -26,7 +26,6 @@ import asyncio
 import json
 import logging
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from agent.gc_tuning import tune_garbage_collection
 from agent.service import Agent
 from agent.transports.buffered_socket import buffer_reads
 from agent.transports.mqtt import client_logger
+from benchmarks.common import machine, positive
 from firmware_sim.broker import Mosquitto, find_mosquitto
 from firmware_sim.zigbee_devices import count_readings
 
@@ -328,19 +328,8 @@ class Result:
             "buffered_baseline_runs_s": [t.seconds for t in self.buffered],
             "baseline_messages_received": [t.messages for t in self.baseline],
             "agent_readings_stored": [t.readings for t in self.agent],
-            "machine": machine(),
+            "machine": machine(mosquitto=_mosquitto_version()),
         }
-
-
-def machine() -> dict[str, object]:
-    """Absolute numbers mean little without the machine they came from."""
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "mosquitto": _mosquitto_version(),
-    }
 
 
 def _mosquitto_version() -> str:
@@ -403,19 +392,12 @@ async def run_benchmark(messages: int, devices: int, seed: int, runs: int, db_di
     return result
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python3 -m benchmarks.ingest", description=(__doc__ or "ingest benchmark").splitlines()[0])
-    p.add_argument("--messages", type=_positive, default=100_000, help="messages in the backlog (default 100000)")
-    p.add_argument("--devices", type=_positive, default=50, help="distinct devices publishing (default 50)")
+    p.add_argument("--messages", type=positive, default=100_000, help="messages in the backlog (default 100000)")
+    p.add_argument("--devices", type=positive, default=50, help="distinct devices publishing (default 50)")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated payloads (default 1)")
-    p.add_argument("--runs", type=_positive, default=3, help="trials per consumer; the median is reported")
+    p.add_argument("--runs", type=positive, default=3, help="trials per consumer; the median is reported")
     p.add_argument("--db-dir", default=None, help="where the agent's SQLite file goes (default: system temp)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p.parse_args(argv)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -36,6 +34,7 @@ from agent.apps.occupancy import uci
 from agent.apps.occupancy.features import FeatureSpec
 from agent.apps.occupancy.model import OccupancyModel, Schedule, fit_logistic, sigmoid
 from agent.apps.occupancy.online import OccupancyEstimator
+from benchmarks.common import machine, positive
 
 GOAL_ACCURACY = 0.985
 GOAL_NO_LIGHT_ACCURACY = 0.97
@@ -232,12 +231,6 @@ def summarise(train: uci.Labelled, test: uci.Labelled, variants: dict[str, dict[
     return result
 
 
-def machine() -> dict[str, object]:
-    """Absolute timings mean little without the machine they came from."""
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__}
-
-
 # -- output ------------------------------------------------------------------------------
 
 
@@ -314,13 +307,6 @@ def _json_safe(v: object) -> object:
 # -- entry point ---------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python3 -m benchmarks.occupancy",
                                 description=(__doc__ or "occupancy benchmark").splitlines()[0])
@@ -328,7 +314,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="labelled training file (default: ../shared/data/uci_occupancy/datatraining.txt)")
     p.add_argument("--test", type=Path, default=DATA / "datatest.txt",
                    help="labelled test file (default: ../shared/data/uci_occupancy/datatest.txt)")
-    p.add_argument("--repeat", type=_positive, default=3, help="timed online passes; the best is kept (default 3)")
+    p.add_argument("--repeat", type=positive, default=3, help="timed online passes; the best is kept (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p.parse_args(argv)
 

@@ -31,8 +31,6 @@ import importlib.metadata
 import importlib.util
 import json
 import math
-import os
-import platform
 import sys
 import time
 import warnings
@@ -43,8 +41,17 @@ from typing import Any
 
 import numpy as np
 
-from agent.analytics.causal import METHODS, Panel, PanelError, estimators, from_arrays, load_long_csv, standard_error
+from agent.analytics.causal import (
+    METHODS,
+    Panel,
+    PanelError,
+    estimators,
+    from_arrays,
+    load_long_csv,
+    standard_error,
+)
 from agent.analytics.causal.frank_wolfe import reference_simplex_weights
+from benchmarks.common import machine, positive
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "california_prop99.csv"
 COLUMNS = {"unit": "State", "time": "Year", "outcome": "PacksPerCapita", "treated": "treated"}
@@ -360,12 +367,6 @@ def rmse_table(methods: Sequence[str], sims: int, seed: int) -> dict[str, dict[s
 # -- the run ----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, object]:
-    """Absolute numbers mean little without the machine they came from."""
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__}
-
-
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     panel = load_long_csv(args.data, **COLUMNS)
     rows = edgewise_rows(panel, args.reps, args.seed, args.repeat, not args.no_numpy)
@@ -446,19 +447,12 @@ def failures(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python3 -m benchmarks.savings", description=(__doc__ or "").splitlines()[0])
     p.add_argument("--data", type=Path, default=DATA, help="the Proposition 99 panel (default ../shared/data/...)")
-    p.add_argument("--reps", type=_positive, default=200, help="placebo replications (default 200)")
+    p.add_argument("--reps", type=positive, default=200, help="placebo replications (default 200)")
     p.add_argument("--seed", type=int, default=1, help="seed of the placebo draws and the simulations (default 1)")
-    p.add_argument("--repeat", type=_positive, default=3, help="timed runs per row; the fastest is kept (default 3)")
+    p.add_argument("--repeat", type=positive, default=3, help="timed runs per row; the fastest is kept (default 3)")
     p.add_argument("--sims", type=int, default=30, help="simulated panels per design, 0 to skip (default 30)")
     p.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS),
                    help="estimators in the RMSE and reference tables (default: all)")
