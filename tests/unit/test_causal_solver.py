@@ -43,8 +43,31 @@ def test_native_frank_wolfe_takes_the_reference_steps(
     scale = float(np.abs(a).max()) or 1.0
     kwargs = {"intercept": intercept, "start": start, "min_decrease": 10**log_decrease * scale, "max_iter": max_iter}
     native = simplex_weights(a, b, zeta, **kwargs)
-    reference = reference_simplex_weights(a, b, zeta, **kwargs)
-    np.testing.assert_allclose(native, reference, rtol=0, atol=1e-9)
+    _, steps, _ = _core.simplex_weights(a, b, zeta, intercept, start, kwargs["min_decrease"], max_iter)
+    # Step for step: the reference, made to take as many steps, lands on the same weights.
+    np.testing.assert_allclose(native, _after(steps, a, b, zeta, kwargs), rtol=0, atol=1e-9)
+    # The reference's stopping rule, up to rounding (the two sum the objective in different orders):
+    # the last step decreased the objective by at most min_decrease², the one before by more.
+    j = [_objective(a, b, zeta, intercept, _after(s, a, b, zeta, kwargs)) for s in (steps - 2, steps - 1, steps)]
+    rounding = 1e-12 * max(1.0, abs(j[-1]))
+    threshold = kwargs["min_decrease"] ** 2
+    if 2 <= steps < max_iter:
+        assert j[1] - j[2] <= threshold + rounding, (steps, j)
+    if steps >= 3:
+        assert j[0] - j[1] > threshold - rounding, (steps, j)
+
+
+def _objective(a: np.ndarray, b: np.ndarray, zeta: float, intercept: bool, w: np.ndarray) -> float:
+    """ζ²‖w‖² + ‖a·w − b‖²/n, after centring when ``intercept``: what the solvers minimise."""
+    if intercept:
+        a, b = a - a.mean(axis=0), b - b.mean()
+    err = a @ w - b
+    return zeta * zeta * float(w @ w) + float(err @ err) / len(b)
+
+
+def _after(steps: int, a: np.ndarray, b: np.ndarray, zeta: float, kwargs: dict[str, object]) -> np.ndarray:
+    """The reference's weights after exactly ``steps`` steps (it stops early only at an exact optimum)."""
+    return reference_simplex_weights(a, b, zeta, **{**kwargs, "min_decrease": 0.0, "max_iter": max(0, steps)})
 
 
 @settings(max_examples=60, deadline=None)
