@@ -34,6 +34,7 @@ from agent.guardrails.schedule import SafeSchedule, time_zone
 from agent.ingest.zigbee import StateMessage
 from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
+from agent.ingest.gateway_seqs import GatewaySeqs, resume
 from agent.ingest.item import IngestItem
 from agent.ingest.serial_listener import SerialListener
 from agent.ingest.zigbee_listener import ZigbeeListener
@@ -97,7 +98,9 @@ class Agent:
             on_committed=self.publisher.notify if self.publisher else None,
         )
         self.serial_listeners = [
-            SerialListener(port, clock, self.counters, self.deduper, self.submit, self.status) for port in config.serial
+            SerialListener(port, clock, self.counters, self.deduper, self.submit, self.status,
+                           seqs=self._gateway_seqs(port.name))
+            for port in config.serial
         ]
         self.guardrails = self._make_guardrails()
         self.zigbee_commander = self._make_commander()
@@ -120,6 +123,19 @@ class Agent:
         self.web = WebServer(self, config.web) if config.web.enabled else None
         """The occupants' thermostat page (``web.enabled``); ``web.port`` is the bound port once listening."""
         self._web_stop = asyncio.Event()
+
+    def _gateway_seqs(self, port: str) -> GatewaySeqs:
+        """The gateway's seq counters for a dongle, resumed past a previous run's (agent/ingest/gateway_seqs.py).
+
+        The next block is committed here, before the port opens; later blocks are
+        reserved on the store thread while half a block is still left.
+        """
+        stored = self.store.gateway_seq_reservations(port)
+        ahead = resume(stored)
+        self.store.reserve_gateway_seqs(port, ahead)
+        thread, store = self.store_thread, self.store
+        return GatewaySeqs(stored, ahead,
+                           reserve=lambda node, upto: thread.submit(store.reserve_gateway_seqs, port, {node: upto}))
 
     def submit(self, item: IngestItem) -> None:
         """Ingest → state → store: the one door every reading goes through."""

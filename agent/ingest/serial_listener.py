@@ -27,6 +27,7 @@ from agent.clock import Clock
 from agent.config.schema import SerialPortConfig
 from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
+from agent.ingest.gateway_seqs import GatewaySeqs
 from agent.ingest.item import IngestItem
 from agent.ingest.reading import Reading
 from agent.protocol import (
@@ -82,8 +83,11 @@ class SerialListener:
         submit: Callable[[IngestItem], None],
         status: SerialStatus,
         *,
+        seqs: GatewaySeqs | None = None,
         backoff: Backoff | None = None,
     ) -> None:
+        """``seqs``: the gateway's own seq counters for this dongle's nodes, restored from the store
+        so a restart never reuses a seq the dongle remembers (the default keeps them in memory)."""
         self._cfg = port
         self._clock = clock
         self._counters = counters
@@ -94,7 +98,7 @@ class SerialListener:
         self._stream = FrameStream()
         self._rejected_seen = 0
         self._seen_by_reason: Counter[str] = Counter()
-        self._ack_seq: dict[int, int] = {}
+        self._seqs = seqs or GatewaySeqs()
         self._port: SerialPort | None = None
         self._command_acks: dict[tuple[int, int], asyncio.Future[AckStatus]] = {}
         self.nodes_heard: set[int] = set()
@@ -191,16 +195,10 @@ class SerialListener:
             port = self._port
             if port is None:
                 return  # the dongle retransmits; we ack the duplicate after reopening
-            ack = Frame(MessageType.ACK, node, self._own_seq(node), Ack(int(MessageType.REPORT), seq, 0))
+            ack = Frame(MessageType.ACK, node, self._seqs.take(node), Ack(int(MessageType.REPORT), seq, 0))
             port.write(encode_frame(ack))
 
         return send_ack
-
-    def _own_seq(self, node: int) -> int:
-        """The gateway's next seq for ``node``: one counter for its ACKs and COMMANDs (docs/protocol.md)."""
-        own = self._ack_seq.get(node, 0)
-        self._ack_seq[node] = (own + 1) & 0xFFFF
-        return own
 
     # -- commands ---------------------------------------------------------------
 
@@ -214,7 +212,7 @@ class SerialListener:
         """
         if self._port is None:
             raise SerialNotOpen(f"serial {self._cfg.name}: {self._cfg.port} is not open")
-        seq = self._own_seq(node)
+        seq = self._seqs.take(node)
         wire = encode_frame(Frame(MessageType.COMMAND, node, seq, command))
         acked: asyncio.Future[AckStatus] = asyncio.get_running_loop().create_future()
         self._command_acks[(node, seq)] = acked

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial, wraps
@@ -98,12 +98,25 @@ class StoreThread:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
 
+    def submit(self, fn: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Queue ``fn`` on the store thread without waiting for it (after the calls queued before).
+
+        For writes nothing waits on, from code that cannot await; a failure is logged.
+        :meth:`shutdown` still runs it.
+        """
+        self._executor.submit(fn, *args, **kwargs).add_done_callback(_log_failure)
+
     def shutdown(self) -> None:
         """Wait for the call in progress, then stop the thread.  Idempotent.
 
         Call before :meth:`Store.close`, so no commit can find the store closed.
         """
         self._executor.shutdown(wait=True)
+
+
+def _log_failure(done: Future[object]) -> None:
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        log.error("a store write queued without a waiter failed: %s", exc, exc_info=exc)
 
 
 def _locked(method: Callable[Concatenate[Store, _P], _T]) -> Callable[Concatenate[Store, _P], _T]:
@@ -375,6 +388,26 @@ class Store:
         for device, seq in rows:
             recent.setdefault(device, []).append(seq)
         return recent
+
+    @_locked
+    def gateway_seq_reservations(self, port: str) -> dict[int, int]:
+        """Per node, how far the gateway's own seq counter for dongle ``port`` may have got
+        (agent/ingest/gateway_seqs.py): a restarted gateway resumes there."""
+        rows = self._query("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+                           (_seq_key(port, ""), _seq_key(port, "") + "\uffff"))
+        prefix = len(_seq_key(port, ""))
+        return {int(key[prefix:]): int(value) for key, value in rows if key[prefix:].lstrip("-").isdigit()}
+
+    @_locked
+    def reserve_gateway_seqs(self, port: str, reservations: Mapping[int, int]) -> None:
+        """Record that the gateway may use seqs of these nodes up to (not including) these counts.
+        A reservation never moves back."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+                [(_seq_key(port, str(node)), int(upto)) for node, upto in reservations.items()],
+            )
 
     @_locked
     def outbox_peek(self, limit: int) -> list[OutboxRow]:
@@ -653,6 +686,10 @@ class Store:
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+
+def _seq_key(port: str, node: str) -> str:
+    return f"gateway_seq:{port}:{node}"
 
 
 def _configure(conn: sqlite3.Connection, where: str) -> None:

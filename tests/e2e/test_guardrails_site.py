@@ -195,3 +195,21 @@ async def test_an_override_holds_across_a_restart_and_expires_on_event_time() ->
     assert after.verdict is Verdict.ALLOWED and after.outcome is Outcome.CONFIRMED
     assert setpoint_after == 17.0
     assert [e.detail["by"] for e in events] == ["web:desk-3"]  # type: ignore[index]
+
+
+@pytest.mark.asyncio
+async def test_commands_after_a_restart_are_applied_not_taken_for_retries_of_old_ones() -> None:
+    # The dongle applies a command seq it remembers only once.  The first agent acks two reports
+    # (seqs 0 and 1) and sends its command as seq 2; counters restarting at 0 would send the third
+    # command below as seq 2 again, which the dongle would ack without applying.
+    async with DemoSite(DemoOptions(days=1, rooms=1, seed=37, control=False), actuation=FAST) as site:
+        applied: list[tuple[int, object]] = []
+        site.dongle.on_command = lambda node, command: applied.append((node, getattr(command, "value")))
+        await site.simulate(0.01)
+        before = await site.agent.request(ActionRequest("energy", "node-0001", "report_interval_s", 900, "save power"))
+        await site.stop_agent()
+        await site.start_agent()  # a new agent on the same database, the same dongle
+        after = [await site.agent.request(ActionRequest("energy", "node-0001", "report_interval_s", s, "save power"))
+                 for s in (600, 610, 620, 630)]
+    assert [r.outcome for r in (before, *after)] == [Outcome.ACKED] * 5
+    assert applied == [(1, 900), (1, 600), (1, 610), (1, 620), (1, 630)]

@@ -48,6 +48,27 @@ async def test_calls_run_on_one_named_thread_in_order(tmp_path: Path) -> None:
     assert order == list(range(50))
 
 
+def test_submitted_writes_run_in_order_survive_shutdown_and_log_failures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    thread = StoreThread()
+    order: list[int] = []
+    gate = threading.Event()
+    thread.submit(gate.wait)  # holds the thread, so everything below is still queued at shutdown
+
+    def fail() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    for i in range(3):
+        thread.submit(order.append, i)
+    thread.submit(fail)
+    thread.submit(order.append, 3)
+    gate.set()
+    thread.shutdown()
+    assert order == [0, 1, 2, 3]  # a failure does not stop the writes queued after it
+    assert "a store write queued without a waiter failed: disk I/O error" in caplog.text
+
+
 @pytest.mark.asyncio
 async def test_loop_thread_reads_while_the_store_thread_writes(tmp_path: Path) -> None:
     thread = StoreThread()
