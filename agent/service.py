@@ -31,6 +31,7 @@ from agent.clock import Clock
 from agent.config import Config
 from agent.guardrails import ActionRequest, Guardrails, Origin, Override, Transport, ZoneAlert
 from agent.guardrails.schedule import SafeSchedule, time_zone
+from agent.guardrails.targets import SETPOINTS
 from agent.ingest.zigbee import StateMessage
 from agent.ingest.counters import IngestCounters
 from agent.ingest.dedupe import SequenceDeduper
@@ -308,13 +309,16 @@ class Agent:
                 log.exception("fail-safe check failed")
 
     def _make_guardrails(self) -> Guardrails:
-        """Guardrails primed with the overrides in force and the commands of the last hour,
-        so holds, minimum on/off times and rate limits survive a restart."""
+        """Guardrails primed with the overrides in force, the commands of the last hour and each
+        setpoint's since its last confirmed one, so holds, minimum on/off times, rate limits
+        and the deadband survive a restart."""
         g = self.config.guardrails
         now = self.clock.now()
         memory = max(3600.0, g.rate_limit.window_s, g.hvac.min_on_s, g.hvac.min_off_s, g.stale_after_s)
-        history = self.store.audit(since=now - memory)
-        return Guardrails(g, sensors=self.points, overrides=self.store, now=now, history=history)
+        recent = {r.id: r for r in self.store.audit(since=now - memory)}
+        recent.update({r.id: r for r in self.store.audit_since_confirmed(SETPOINTS)})
+        history = [recent[i] for i in sorted(recent)]
+        return Guardrails(g, sensors=self.points, overrides=self.store, now=now, history=history, reports=self.points)
 
     def _make_commander(self) -> ZigbeeCommander | None:
         """A connection for Zigbee commands, only if some zone lists a Zigbee device."""

@@ -232,6 +232,11 @@ class ZoneLimitsConfig(Section):
     setback_cooling_c: float = setting(
         32.0, allowed="a temperature in °C, at least cooling_c.max", allow_inf_nan=False, validate_default=True
     )
+    deadband_c: float = setting(
+        0.5, allowed="kelvin 0–10 that every heating setpoint of the zone stays below every cooling setpoint",
+        ge=0, le=10, allow_inf_nan=False, validate_default=True,
+    )
+    """G36 keeps the heating setpoint at least 0.5 K below the cooling setpoint."""
 
     @field_validator("setback_heating_c")
     @classmethod
@@ -252,6 +257,19 @@ class ZoneLimitsConfig(Section):
             raise PydanticCustomError(
                 "setback_order", "must be at least cooling_c.max = {limit}, got {value}",
                 {"limit": cooling.max, "value": value},
+            )
+        return value
+
+
+    @field_validator("deadband_c")
+    @classmethod
+    def _deadband_leaves_room(cls, value: float, info: ValidationInfo) -> float:
+        heating, cooling = info.data.get("heating_c"), info.data.get("cooling_c")
+        if heating is not None and cooling is not None and heating.min + value > cooling.max:
+            raise PydanticCustomError(
+                "deadband_room", "leaves no heating setpoint in {heating} °C {deadband} K below a cooling setpoint"
+                " in {cooling} °C", {"heating": f"{heating.min:g}–{heating.max:g}", "deadband": f"{value:g}",
+                                    "cooling": f"{cooling.min:g}–{cooling.max:g}"},
             )
         return value
 

@@ -5,6 +5,7 @@ Apps build an :class:`ActionRequest` and hand it to the agent
 :class:`Decision` and actuation sends what was allowed.  See docs/guardrails.md.
 """
 
+from agent.guardrails.deadband import SetpointDeadband
 from agent.guardrails.decision import ActionRequest, Decision
 from agent.guardrails.guardrails import FAIL_SAFE_APP, RULE_ORDER, Guardrails, Sent, UnknownZoneError
 from agent.guardrails.rules import (
@@ -35,6 +36,6 @@ __all__ = [
     "COOLING_SETPOINT", "FAIL_SAFE_APP", "FAN_MODE", "HEATING_SETPOINT", "PIR_ENABLE", "REPORT_INTERVAL",
     "RULE_ORDER", "STATE",
     "ActionRequest", "AntiShortCycle", "Decision", "Guardrails", "InvalidValue", "Kind", "Origin", "Override",
-    "RateLimit", "Registry", "Sent", "SetpointLimits", "StaleSensorFailSafe", "Target", "Transport", "UnknownTarget",
+    "RateLimit", "Registry", "Sent", "SetpointDeadband", "SetpointLimits", "StaleSensorFailSafe", "Target", "Transport", "UnknownTarget",
     "UnknownZoneError", "UserOverrideHold", "Verdict", "ZoneAlert",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.config.schema import GuardrailsConfig
+from agent.guardrails.deadband import DeviceReports, SetpointDeadband
 from agent.guardrails.decision import ActionRequest, Decision, Evaluation, finite_number
 from agent.guardrails.overrides import OverrideBook, OverrideStore
 from agent.guardrails.rules import (
@@ -38,6 +39,7 @@ FAIL_SAFE_APP = "failsafe"
 RULE_ORDER = (
     "UnknownTarget",
     "SetpointLimits",
+    "SetpointDeadband",
     "InvalidValue",
     "StaleSensorFailSafe",
     "UserOverrideHold",
@@ -79,9 +81,13 @@ class Guardrails:
         overrides: OverrideStore,
         now: float,
         history: Iterable[AuditRecord] = (),
+        reports: DeviceReports | None = None,
     ) -> None:
-        """``history``: recent audit rows (the last hour is enough), so equipment
-        starts and rate limits survive a restart."""
+        """``history``: audit rows in the order written, so equipment starts, rate limits and
+        what thermostats may hold survive a restart (the last hour, and each setpoint's rows
+        since its last confirmed one: :meth:`~agent.store.Store.audit_since_confirmed`).
+        ``reports``: the devices' own readings (the agent's point table), for the setpoints
+        they report."""
         self.config = config
         self.registry = Registry(config.zones)
         self.overrides = OverrideBook(overrides, now)
@@ -92,9 +98,13 @@ class Guardrails:
         )
         self._cycle = AntiShortCycle(config.hvac)
         self._rate = RateLimit(config.rate_limit)
+        self.deadband = SetpointDeadband(
+            {z: c.limits for z, c in config.zones.items()}, self.registry, self.limits.range_for, reports
+        )
         self.rules: tuple[Rule, ...] = (
             UnknownTarget(self.registry),
             self.limits,
+            self.deadband,
             InvalidValue(),
             self.failsafe,
             UserOverrideHold(self.overrides),
@@ -138,6 +148,7 @@ class Guardrails:
             self._sent[key] = Sent(last.value, last.ts, last.seq, outcome.succeeded)
         if target.kind is Kind.HVAC_SWITCH:
             self._cycle.delivered(target.device, decision.seq, outcome.succeeded)
+        self.deadband.delivered(target.device, target.attribute, decision.seq, outcome.succeeded)
 
     def last_sent(self, device: str, attribute: str) -> Sent | None:
         return self._sent.get((device, attribute))
@@ -268,4 +279,7 @@ class Guardrails:
         if target.kind is Kind.HVAC_SWITCH and record.sent in ("ON", "OFF"):
             self._cycle.switched(target.device, str(record.sent), record.ts, self._seq)
             self._cycle.delivered(target.device, self._seq, ok)
+        if target.attribute in SETPOINTS and (value := finite_number(record.sent)) is not None:
+            self.deadband.sent(target.device, target.attribute, value, record.ts, self._seq)
+            self.deadband.delivered(target.device, target.attribute, self._seq, ok)
         self._sent[(target.device, target.attribute)] = Sent(record.sent, record.ts, self._seq, ok)

@@ -96,6 +96,13 @@ class PointTable:
             return None
         return p.stats.last_time
 
+    def last_reading(self, point: str) -> tuple[float, float] | None:
+        """``(event time, value)`` of the point's newest reading; ``None`` if it never reported."""
+        p = self._points.get(point)
+        if p is None or p.stats.count == 0:
+            return None
+        return p.stats.last_time, p.stats.last
+
     def stale(self, now: float, max_age: float) -> list[str]:
         """Points whose last reading is older than ``max_age`` seconds at ``now``."""
         return sorted(

@@ -220,6 +220,22 @@ def select_audit(
     return [_audit_row(row) for row in conn.execute(sql, params).fetchall()]
 
 
+def select_since_confirmed(conn: sqlite3.Connection, attributes: Sequence[str]) -> list[AuditRecord]:
+    """Per (device, attribute) among ``attributes``: the sent rows from the last one the device
+    confirmed (or from the first, if none was), in the order written.  What a device may hold now."""
+    if not attributes:
+        return []
+    marks = ", ".join("?" * len(attributes))
+    done = ", ".join(f"'{o.value}'" for o in Outcome if o.succeeded)
+    sql = (
+        f"SELECT id, {_AUDIT_COLUMNS} FROM audit AS a WHERE verdict != 'blocked' AND attribute IN ({marks})"
+        " AND id >= COALESCE((SELECT MAX(id) FROM audit AS b WHERE b.device = a.device"
+        f" AND b.attribute = a.attribute AND b.verdict != 'blocked' AND b.outcome IN ({done})), 0)"
+        " ORDER BY id"
+    )
+    return [_audit_row(row) for row in conn.execute(sql, list(attributes)).fetchall()]
+
+
 def _audit_row(row: Sequence[object]) -> AuditRecord:
     (id_, ts, app, origin, zone, device, attribute, requested, sent, verdict, rules, why, reason,
      outcome, outcome_ts, attempts, detail) = row

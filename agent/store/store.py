@@ -563,6 +563,14 @@ class Store:
             raise StoreError(f"database {self.path!r}: {exc}") from exc
 
     @_locked
+    def audit_since_confirmed(self, attributes: Sequence[str]) -> list[AuditRecord]:
+        """For each device and one of ``attributes``: its sent rows from the last confirmed one on."""
+        try:
+            return audit.select_since_confirmed(self._connection(), attributes)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path!r}: {exc}") from exc
+
+    @_locked
     def save_override(self, override: Override) -> Override:
         """Store a hold (ending the zone's previous hold of the same attribute); return it with its id."""
         with self._transaction() as conn:

@@ -29,7 +29,11 @@ SITE: dict[str, Any] = {
         },
         "meeting": {
             "sensors": ["node-0002/temperature", "meeting_thermostat/local_temperature"],
-            "actuators": {"meeting_thermostat": "heating_thermostat", "meeting_heater": "hvac_switch"},
+            "actuators": {
+                "meeting_thermostat": "heating_thermostat",
+                "meeting_cooler": "cooling_thermostat",
+                "meeting_heater": "hvac_switch",
+            },
             "limits": {
                 "heating_c": {"min": 19, "max": 23},
                 "cooling_c": {"min": 23, "max": 26},

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from guardrails_support import MONDAY, FreshSensors, MemoryOverrides, Sensors, site_config
+from guardrails_support import MONDAY, SITE, FreshSensors, MemoryOverrides, Sensors, site_config
 
 from agent.config import GuardrailsConfig
 from agent.guardrails import (
@@ -334,6 +334,96 @@ def test_rate_limit_counts_only_what_is_sent() -> None:
     assert "office_thermostat was sent 4 commands in the last 120 s; at most 4" in limited.why
     assert g.evaluate(heat(value=21.0), NOON + 120).sent  # the first left the window
     assert g.evaluate(switch("ON", "office_light"), NOON + 121).sent  # per device
+
+
+# -- SetpointDeadband ------------------------------------------------------------------
+
+
+def cool(device: str = "office_thermostat", value: object = 24.0, **kw: object) -> ActionRequest:
+    return ActionRequest("test", device, COOLING_SETPOINT, value, "because", **kw)  # type: ignore[arg-type]
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[float, float]] = {}
+
+    def last_reading(self, point: str) -> tuple[float, float] | None:
+        return self.values.get(point)
+
+
+def confirmed(g: Guardrails, request: ActionRequest, now: float, outcome: Outcome = Outcome.CONFIRMED) -> None:
+    decision = g.evaluate(request, now)
+    assert decision.sent
+    g.record_outcome(decision, outcome)
+
+
+def test_heating_is_kept_half_a_kelvin_below_the_same_thermostats_cooling() -> None:
+    g = guardrails()
+    confirmed(g, cool(value=22.0), NOON)
+    nudged = g.evaluate(heat(value=22.0), NOON + 1)
+    assert (nudged.verdict, nudged.value, nudged.rules) == (Verdict.MODIFIED, 21.5, ("SetpointDeadband",))
+    assert nudged.why == ("setpoint 22 °C is within 0.5 K of zone office's cooling setpoint 22 °C"
+                          " (office_thermostat); sending 21.5 °C")
+    raised = g.evaluate(cool(value=22.0), NOON + 2)  # and cooling stays above the heating just sent
+    assert (raised.value, raised.rules) == (22.0, ())
+    assert g.evaluate(cool(value=21.0), NOON + 3).value == 22.0  # clamped to the limit, already clear
+
+
+def test_the_deadband_spans_separate_heating_and_cooling_thermostats_of_a_zone() -> None:
+    g = guardrails()
+    confirmed(g, heat("meeting_thermostat", 23.0), NOON)  # meeting: heating 19–23, cooling 23–26
+    pushed = g.evaluate(cool("meeting_cooler", 23.0), NOON + 1)
+    assert (pushed.value, pushed.rules) == (23.5, ("SetpointDeadband",))
+    assert "heating setpoint 23 °C (meeting_thermostat)" in pushed.why
+    assert g.evaluate(heat("office_thermostat", 22.0), NOON + 2).rules == ()  # another zone: no effect
+
+
+def test_a_lost_command_leaves_the_old_value_possible_until_one_is_confirmed() -> None:
+    g = guardrails()
+    confirmed(g, cool(value=22.0), NOON)
+    confirmed(g, cool(value=26.0), NOON + 60, Outcome.UNCONFIRMED)  # may or may not have arrived
+    assert g.evaluate(heat(value=22.0), NOON + 120).value == 21.5  # the device may still cool at 22
+    confirmed(g, cool(value=26.0), NOON + 180)
+    assert g.evaluate(heat(value=22.0), NOON + 240).value == 22.0
+
+
+def test_a_late_confirmation_of_an_older_command_does_not_settle_a_newer_one() -> None:
+    g = guardrails()
+    older = g.evaluate(cool(value=22.0), NOON)
+    newer = g.evaluate(cool(value=26.0), NOON + 60)  # sent while the first is still in flight
+    g.record_outcome(older, Outcome.CONFIRMED)
+    g.record_outcome(newer, Outcome.UNCONFIRMED)
+    assert g.evaluate(heat(value=22.0), NOON + 120).value == 21.5
+
+
+def test_what_a_thermostat_reports_counts_and_a_conflict_out_of_limits_is_blocked() -> None:
+    reports = Reports()
+    limits = {**SITE["zones"]["meeting"]["limits"], "deadband_c": 3.0}
+    config = site_config(zones={**SITE["zones"], "meeting": {**SITE["zones"]["meeting"], "limits": limits}})
+    g = Guardrails(config, sensors=FreshSensors(), overrides=MemoryOverrides(), now=NOON, reports=reports)
+    reports.values["meeting_cooler/occupied_cooling_setpoint"] = (NOON, 23.0)  # its state topic
+    assert g.evaluate(heat("meeting_thermostat", 21.0), NOON + 1).value == 20.0
+    reports.values["meeting_cooler/occupied_cooling_setpoint"] = (NOON + 2, 21.5)  # turned at its own dial
+    blocked = g.evaluate(heat("meeting_thermostat", 20.0), NOON + 3)
+    assert blocked.verdict is Verdict.BLOCKED and blocked.rules == ("SetpointDeadband",)
+    assert blocked.why == ("setpoint 20 °C is within 3 K of zone meeting's cooling setpoint 21.5 °C (meeting_cooler),"
+                           " and 18.5 °C is outside the limit 19–23 °C")
+    # A setback may go lower (down to 15 °C in this zone).
+    assert g.evaluate(heat("meeting_thermostat", 20.0, setback=True), NOON + 4).value == 18.5
+
+
+def test_what_thermostats_hold_survives_a_restart_through_the_audit_trail(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "gw.db") as store:
+        g = guardrails()
+        for value, outcome in ((22.0, Outcome.CONFIRMED), (26.0, Outcome.UNCONFIRMED)):
+            d = g.evaluate(cool(value=value), NOON)
+            store.add_audit(AuditRecord(0, NOON, "test", Origin.APP, "office", "office_thermostat", COOLING_SETPOINT,
+                                        value, d.value, d.verdict, d.rules, d.why, "", outcome, NOON, 1, ""))
+        day_later = NOON + 86_400
+        restarted = guardrails(now=day_later, history=store.audit_since_confirmed([HEATING_SETPOINT, COOLING_SETPOINT]))
+        assert [r.sent for r in store.audit_since_confirmed([COOLING_SETPOINT])] == [22.0, 26.0]
+        assert store.audit_since_confirmed([HEATING_SETPOINT]) == []
+    assert restarted.evaluate(heat(value=22.0), day_later).value == 21.5
 
 
 # -- order and bookkeeping ------------------------------------------------------------

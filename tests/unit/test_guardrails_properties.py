@@ -8,6 +8,9 @@ may even run backwards (a wall clock stepped back).  Commands that pass are
 the devices check what users care about:
 
 * no setpoint outside the zone's limits, and no malformed value, is sent;
+* no thermostat of a zone holds a heating setpoint within the zone's deadband
+  of a cooling setpoint any thermostat of the zone holds — even when commands
+  are lost or their confirmations are;
 * no HVAC unit really switches on before its minimum off time, off before its
   minimum on time, or starts more often per hour than allowed — even when
   commands are lost or their confirmations are;
@@ -32,7 +35,6 @@ from agent.guardrails import (
     Decision,
     Guardrails,
     Origin,
-    UnknownZoneError,
     Verdict,
 )
 from agent.guardrails.rules import FAN_MODES, REPORT_INTERVAL_RANGE, same_setpoint
@@ -87,6 +89,16 @@ steps = st.one_of(
 )
 
 
+class Reports:
+    """The thermostats' own state reports, as the agent's point table keeps them."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[float, float]] = {}
+
+    def last_reading(self, point: str) -> tuple[float, float] | None:
+        return self.values.get(point)
+
+
 @dataclass
 class HvacUnit:
     """A real heater relay: it only switches when a delivered command changes its state."""
@@ -118,8 +130,12 @@ class Site:
         """The guardrails' time: the latest event time they were given (it never runs backwards)."""
         self.sensors = Sensors().all_fresh(self.now)
         self.overrides = MemoryOverrides()
-        self.guardrails = Guardrails(CONFIG, sensors=self.sensors, overrides=self.overrides, now=self.now)
         self.units: dict[str, HvacUnit] = {}
+        self.setpoints: dict[tuple[str, str], tuple[str, float]] = {}
+        """What each thermostat holds: (device, attribute) → (zone, °C)."""
+        self.reports = Reports()
+        self.guardrails = Guardrails(CONFIG, sensors=self.sensors, overrides=self.overrides, now=self.now,
+                                     reports=self.reports)
         self.in_flight: list[tuple[Decision, Outcome]] = []
         self.sent: dict[str, deque[float]] = {}
 
@@ -180,6 +196,9 @@ class Site:
         delivered, confirmed = fate
         if delivered and target.kind == "hvac_switch":
             self.units.setdefault(target.device, HvacUnit()).receive(str(decision.value), decision.ts)
+        if delivered and target.attribute in (HEATING_SETPOINT, COOLING_SETPOINT):
+            self.setpoints[(target.device, target.attribute)] = (target.zone, float(decision.value))  # type: ignore[arg-type]
+            self.check_deadband(target.zone, target.attribute, float(decision.value))  # type: ignore[arg-type]
         for earlier, outcome in self.in_flight:
             self.guardrails.record_outcome(earlier, outcome)
         self.in_flight.clear()
@@ -188,6 +207,27 @@ class Site:
             self.in_flight.append((decision, outcome))
         else:
             self.guardrails.record_outcome(decision, outcome)
+
+    def check_deadband(self, zone: str, attribute: str, value: float) -> None:
+        """A setpoint just delivered keeps the deadband to every opposite one the zone's thermostats
+        hold (an occupant at a thermostat's dial may break it; a command may not)."""
+        opposite = COOLING_SETPOINT if attribute == HEATING_SETPOINT else HEATING_SETPOINT
+        others = [v for (_, a), (z, v) in self.setpoints.items() if z == zone and a == opposite]
+        gaps = [(o - value) if attribute == HEATING_SETPOINT else (value - o) for o in others]
+        deadband = CONFIG.zones[zone].limits.deadband_c
+        assert all(g >= deadband - 1e-9 for g in gaps), f"zone {zone}: {attribute} {value:g} against {others}"
+
+    def report(self, device: str, attribute: str) -> None:
+        """The thermostat publishes its state (as Zigbee2MQTT devices do)."""
+        held = self.setpoints.get((device, attribute))
+        if held is not None:
+            self.reports.values[f"{device}/{attribute}"] = (max(self.now, self.effective), held[1])
+
+    def dial(self, device: str, attribute: str, value: float) -> None:
+        """An occupant turns the thermostat's own dial; the device reports it."""
+        zone = next(z for z, cfg in SITE["zones"].items() if device in cfg["actuators"])
+        self.setpoints[(device, attribute)] = (zone, value)
+        self.report(device, attribute)
 
     def silent_zones(self, at: float | None = None) -> set[str]:
         at = self.effective if at is None else at
@@ -214,11 +254,8 @@ class Site:
             self.sensors.times[str(step[1])] = self.now
         elif kind == "hold":
             _, zone, attribute, value, hold_s = step
-            try:
-                self.guardrails.hold(str(zone), str(attribute), value, self.now, "test", hold_s)
-                self.effective = max(self.effective, self.now)
-            except UnknownZoneError:
-                assert (zone, attribute) == ("meeting", COOLING_SETPOINT)  # its thermostat only heats
+            self.guardrails.hold(str(zone), str(attribute), value, self.now, "test", hold_s)
+            self.effective = max(self.effective, self.now)
         elif kind == "release":
             self.effective = max(self.effective, self.now)
             self.guardrails.release(str(step[1]), str(step[2]), self.now, "test")
@@ -268,6 +305,42 @@ def test_an_hvac_unit_hammered_with_switching_never_short_cycles(
     unit = site.units.get("office_heater")
     starts = unit.starts if unit else []
     target(float(max((sum(1 for s in starts if t - 3600 < s <= t) for t in starts), default=0)))
+
+
+# Setpoints around where heating and cooling meet (22–23 °C in the test zones), and anywhere.
+near_deadband = st.one_of(st.sampled_from([21.0, 21.5, 22.0, 22.4, 22.5, 23.0, 23.5, 26.0]), st.floats(15, 30))
+THERMOSTATS = [("office_thermostat", HEATING_SETPOINT), ("office_thermostat", COOLING_SETPOINT),
+               ("meeting_thermostat", HEATING_SETPOINT), ("meeting_cooler", COOLING_SETPOINT)]
+setpoint_steps = st.one_of(
+    st.tuples(
+        st.just("request"), st.sampled_from(THERMOSTATS), near_deadband,
+        st.sampled_from([Origin.APP, Origin.USER, Origin.FAIL_SAFE]), st.booleans(),
+        st.sampled_from([(True, True), (True, False), (False, False)]), st.booleans(),
+    ),
+    st.tuples(st.just("report"), st.sampled_from(THERMOSTATS)),
+    st.tuples(st.just("dial"), st.sampled_from(THERMOSTATS), near_deadband),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.floats(0, 200), st.just(0.0), st.floats(-100, 0)), setpoint_steps),
+                min_size=8, max_size=40))
+def test_no_zone_gets_heating_within_the_deadband_of_cooling(program: list[tuple[float, tuple[object, ...]]]) -> None:
+    """Every request aimed at thermostats, some outcomes still in flight when the next one comes,
+    some commands lost; thermostats publish their state, and occupants turn their dials."""
+    site = Site()
+    for dt, step in program:
+        site.advance(dt)
+        site.sensors.all_fresh(site.now)
+        kind, (device, attribute) = step[0], step[1]  # type: ignore[misc]
+        if kind == "request":
+            value, origin, setback, fate, later = step[2:]
+            request = ActionRequest("occupancy", device, attribute, value, "property test", None, setback)
+            site.request(request, origin, fate, later)  # type: ignore[arg-type]
+        elif kind == "report":
+            site.report(device, attribute)
+        else:
+            site.dial(device, attribute, float(step[2]))  # type: ignore[arg-type]
 
 
 def test_the_heater_model_catches_short_cycling() -> None:
