@@ -111,6 +111,20 @@ def test_with_all_sensors(train: uci.Labelled, test: uci.Labelled) -> None:
     assert accuracy(uci.train(train, ALL), test) >= 0.975
 
 
+def test_the_all_sensors_goal_lies_above_what_the_model_can_fit_even_to_the_test_file(
+    train: uci.Labelled, test: uci.Labelled
+) -> None:
+    """The benchmark's ceiling: the model fitted on the test file itself, which no honest model can
+    beat with these features, stays under 98.5% (docs/occupancy.md).  If a feature lifts it above,
+    the goal has become reachable: revisit the docs and this test."""
+    from benchmarks.occupancy import GOAL_ACCURACY, ceilings
+
+    ceiling = ceilings(test)
+    trained = accuracy(uci.train(train, ALL), test)
+    assert trained <= ceiling["all"] < GOAL_ACCURACY
+    assert 0.975 < ceiling["light_threshold"] < GOAL_ACCURACY
+
+
 def test_shipped_no_light_model_is_what_the_documented_command_trains(no_light: OccupancyModel) -> None:
     shipped = default_model("no_light")
     assert shipped.spec == no_light.spec and shipped.l2 == no_light.l2
