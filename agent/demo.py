@@ -57,6 +57,9 @@ class DemoOptions:
     """Run daily fault detection, with an outdoor weather sensor on the Zigbee network for its thermal model."""
     faults: tuple[Fault, ...] = ()
     """Faults injected into the building (firmware_sim/faults.py); ``edgewise demo`` injects :func:`demo_fault`."""
+    zigbee_on_change: bool = False
+    """Zigbee devices report on change and at least hourly (firmware_sim.zigbee_devices.Reporting), as
+    Zigbee2MQTT configures real ones, instead of every device every five minutes."""
 
 
 def example_config_path() -> Path:
@@ -146,7 +149,7 @@ class DemoSite:
         from firmware_sim.faults import inject, leak_watts
         from firmware_sim.nodes import harvesting_spots
         from firmware_sim.simulation import Simulation, SimulationSettings
-        from firmware_sim.zigbee_devices import ZigbeeNetwork
+        from firmware_sim.zigbee_devices import Reporting, ZigbeeNetwork
 
         stack = self._stack
         opts = self.options
@@ -189,7 +192,8 @@ class DemoSite:
         )
         self.zigbee = await stack.enter_async_context(
             ZigbeeNetwork(self.building, self.host, self.port, rng=random.Random(opts.seed * 104729 + 1),
-                          outdoor_sensor=OUTDOOR_SENSOR if opts.fault_detection else None)
+                          outdoor_sensor=OUTDOOR_SENSOR if opts.fault_detection else None,
+                          reporting=Reporting() if opts.zigbee_on_change else None)
         )
         return self
 

@@ -10,6 +10,11 @@ Like Zigbee2MQTT, the network publishes retained availability, state messages
 with ``last_seen`` in epoch milliseconds, and answers ``<base>/<name>/set``
 commands by changing the device and publishing its new state straight away.
 The agent talks to it exactly as it would to a real Zigbee2MQTT bridge.
+
+By default every device publishes its state every round.  With a
+:class:`Reporting` policy a device publishes only when a value changed by its
+reportable change, or when its maximum reporting interval has passed, as
+devices configured by Zigbee2MQTT do.
 """
 
 from __future__ import annotations
@@ -44,6 +49,34 @@ _ONLINE = json.dumps({"state": "online"})
 _OFFLINE = json.dumps({"state": "offline"})
 
 
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """Report on change: a device publishes when any value moved by at least its reportable change
+    (any change for a value not listed), or when ``max_interval_s`` passed since it last published."""
+
+    max_interval_s: float = 3600.0
+    """Zigbee2MQTT's usual maximum reporting interval."""
+    changes: tuple[tuple[str, float], ...] = (
+        ("local_temperature", 0.5), ("temperature", 0.5), ("humidity", 2.0), ("power", 10.0), ("energy", 0.05),
+    )
+
+    def due(self, state: dict[str, Any], last: dict[str, Any] | None, since_s: float) -> bool:
+        if last is None or since_s >= self.max_interval_s:
+            return True
+        changes = dict(self.changes)
+        for key, value in state.items():
+            if key in _NOT_REPORTED or value == last.get(key):
+                continue
+            step = changes.get(key)
+            if step is None or not isinstance(value, (int, float)) or abs(value - last.get(key, math.inf)) >= step:
+                return True
+        return False
+
+
+_NOT_REPORTED = ("linkquality", "last_seen")
+"""Fields that change with every message and trigger none."""
+
+
 class CommandError(ValueError):
     """A ``/set`` payload the device cannot act on (Zigbee2MQTT logs and ignores these)."""
 
@@ -57,6 +90,9 @@ class _Device:
     rng: random.Random
     base_lqi: int
     last_seen_ms: int = 0
+    published: dict[str, Any] | None = None
+    """The state last published (on change: what the next one is compared with)."""
+    published_at: float = -math.inf
 
 
 class ZigbeeNetwork:
@@ -71,9 +107,12 @@ class ZigbeeNetwork:
         rng: random.Random,
         base_topic: str = "zigbee2mqtt",
         outdoor_sensor: str | None = None,
+        reporting: Reporting | None = None,
     ) -> None:
-        """``outdoor_sensor``: the friendly name of an outdoor weather sensor, or None for none."""
+        """``outdoor_sensor``: the friendly name of an outdoor weather sensor, or None for none.
+        ``reporting``: report on change; None publishes every device every round."""
         self.building = building
+        self.reporting = reporting
         self.base_topic = base_topic.rstrip("/")
         self.devices: dict[str, _Device] = {}
         for room in building.rooms:
@@ -141,9 +180,15 @@ class ZigbeeNetwork:
         messages = []
         readings = 0
         for device in self.devices.values():
+            # The state is drawn every round, published or not, so the devices' random streams
+            # do not depend on the reporting policy.
+            state = self._state(device)
+            if self.reporting is not None and not self.reporting.due(state, device.published, t - device.published_at):
+                continue
             # After a command's answer at the same instant, last_seen must still move on.
             device.last_seen_ms = max(last_seen, device.last_seen_ms + 1)
-            state = self._state(device)
+            state["last_seen"] = device.last_seen_ms
+            device.published, device.published_at = state, t
             readings += count_readings(state)
             messages.append((f"{self.base_topic}/{device.name}", json.dumps(state), False))
         await self._publish_all(messages)
@@ -168,6 +213,7 @@ class ZigbeeNetwork:
             self.commands_applied += 1
             device.last_seen_ms = max(int(self.building.time * 1000), device.last_seen_ms + 1)
             state = self._state(device)
+            device.published, device.published_at = state, self.building.time
             self.command_readings += count_readings(state)
             await self._publish_all([(f"{self.base_topic}/{device.name}", json.dumps(state), False)])
 

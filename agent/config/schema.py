@@ -503,6 +503,12 @@ class FaultDetectionConfig(Section):
     rules: str | None = setting(
         None, allowed="the path of a YAML rule file, or leave the key out for the shipped rules", min_length=1
     )
+    hold_s: float = setting(
+        4500.0, allowed="seconds 0–86400 a reported value stands for until the next report (0: only intervals "
+        "with a report have a value)", ge=0, le=86_400, allow_inf_nan=False,
+    )
+    """Devices that report on change are silent while nothing changes: Zigbee2MQTT's usual maximum
+    reporting interval is an hour; the default adds one 15-minute interval of slack."""
 
 
 class AppsConfig(Section):

@@ -33,8 +33,8 @@ DAYS = 11.1
 LAST_RUN = DEFAULT_START + 11 * DAY + 2 * 3600.0
 
 
-def options(faults: tuple[Fault, ...]) -> DemoOptions:
-    return DemoOptions(days=DAYS, rooms=ROOMS, seed=SEED, control=False, harvesting_nodes=0, faults=faults)
+def options(faults: tuple[Fault, ...], **more: bool) -> DemoOptions:
+    return DemoOptions(days=DAYS, rooms=ROOMS, seed=SEED, control=False, harvesting_nodes=0, faults=faults, **more)
 
 
 async def _collect(client: aiomqtt.Client, out: list[dict[str, object]]) -> None:
@@ -57,8 +57,13 @@ def _app(site: DemoSite) -> FaultDetection:
 
 async def _without_outdoor_sensor(site: DemoSite) -> FaultDetection:
     """Restart the agent with no outdoor point configured (a site without a weather sensor)."""
+    return await _restarted_with(site, outdoor=None)
+
+
+async def _restarted_with(site: DemoSite, **fault_detection: object) -> FaultDetection:
+    """Restart the agent with other ``apps.fault_detection`` settings."""
     apps = site.config.apps
-    blind = apps.fault_detection.model_copy(update={"outdoor": None})
+    blind = apps.fault_detection.model_copy(update=fault_detection)
     site.config = site.config.model_copy(update={"apps": apps.model_copy(update={"fault_detection": blind})})
     await site.stop_agent()
     await site.start_agent()
@@ -119,6 +124,24 @@ async def test_a_frozen_thermostat_sensor_is_named_by_the_flat_line_rule_from_st
     assert "flatlined_sensor" in fault.evidence
     assert fault.first_seen >= frozen.start - DAY
     assert [(row.room, row.kind) for row in stored] == [("room03", "stuck_sensor")]
+
+
+@pytest.mark.asyncio
+async def test_devices_that_report_on_change_leave_no_gaps_and_the_fault_is_still_found() -> None:
+    """Zigbee devices configured as Zigbee2MQTT does (report on change, at least hourly) are quiet
+    while nothing changes: a heater plug that is off says nothing for an hour.  Holding each value
+    until the next report (``hold_s``) keeps every room scored; without it they have no data."""
+    async with DemoSite(options((FAULT,), zigbee_on_change=True)) as site:
+        await site.simulate(DAYS)
+        runs = await _daily_runs(site)
+        published, rounds = site.zigbee.device_messages_published, int(DAYS * 288) * len(site.zigbee.devices)
+        gaps = await (await _restarted_with(site, hold_s=0.0)).run_once()
+    assert published < rounds / 2  # most rounds, most devices had nothing new to say
+    scored = [r for r in runs if r.days > 7]
+    assert scored and all(INSUFFICIENT_DATA not in r.status.values() for r in scored)
+    found = [r for r in runs if r.faults]
+    assert found and [(f.room, f.kind) for f in found[0].faults] == [("room04", "schedule")]
+    assert set(gaps.status.values()) == {INSUFFICIENT_DATA} and gaps.faults == []
 
 
 @pytest.mark.asyncio

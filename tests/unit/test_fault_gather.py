@@ -124,11 +124,11 @@ def _office_day(days: int, gap: tuple[float, float] | None = None) -> FakeStore:
     return FakeStore(rows)
 
 
-def _series(store: FakeStore, days: int, outdoor: str | None = "weather/temperature") -> SiteSeries:
+def _series(store: FakeStore, days: int, outdoor: str | None = "weather/temperature", **hold: float) -> SiteSeries:
     room = RoomPoints("office", "t1/local_temperature", "t1/occupied_heating_setpoint", heater="p1")
     grid = Grid(MIDNIGHT, 900.0, days * 96)
     samples = {p: read_point(store.readings, p, grid) for p in points_read([room], outdoor)}
-    return build_series([room], outdoor, samples, grid)
+    return build_series([room], outdoor, samples, grid, **hold)
 
 
 def test_series_from_readings_has_duty_energy_and_ratings() -> None:
@@ -143,12 +143,57 @@ def test_series_from_readings_has_duty_energy_and_ratings() -> None:
     assert np.isfinite(s.temperature[0]).all()  # the stored NaN is skipped, not averaged in
 
 
-def test_a_gap_leaves_nan_and_no_invented_energy() -> None:
+def test_without_holding_a_gap_leaves_nan_and_no_invented_energy() -> None:
     gap = (MIDNIGHT + 3 * 3600.0, MIDNIGHT + 5 * 3600.0)
-    s = _series(_office_day(1, gap), 1)
+    s = _series(_office_day(1, gap), 1, hold_s=0.0)
     assert np.isnan(s.temperature[0, 12:20]).all() and np.isfinite(s.temperature[0, 20:]).all()
     assert np.isnan(s.energy_kwh[0, 12:21]).all()  # the first interval after the gap spans it
     assert np.isfinite(s.energy_kwh[0, 21:]).all()
+
+
+def test_a_value_stands_for_hold_s_after_its_report_and_no_longer() -> None:
+    # The last report before the two-hour gap is at 03:00; hold_s = 75 min covers the intervals
+    # ending by 04:15 (12–16); the three after stay NaN, and the meter's readings, two hours
+    # apart, are too far apart to interpolate between.
+    gap = (MIDNIGHT + 3 * 3600.0, MIDNIGHT + 5 * 3600.0)
+    s = _series(_office_day(1, gap), 1, hold_s=4500.0)
+    at_three = 20.0 + np.sin((MIDNIGHT + 3 * 3600.0) / 7200.0)
+    assert s.temperature[0, 12:17] == pytest.approx([at_three] * 5)
+    assert np.isnan(s.temperature[0, 17:20]).all() and np.isnan(s.energy_kwh[0, 12:21]).all()
+    assert (s.setpoint[0, 12:17] == 21.0).all() and np.isnan(s.setpoint[0, 17:20]).all()
+    assert s.duty[0, 12] == 0.0 and s.starts[0, 12] == 0.0  # the heater was off at 03:00 and stays so
+
+
+def test_a_device_reporting_on_change_leaves_no_gaps_and_its_meter_is_spread() -> None:
+    # A Zigbee plug reports when its power changes and at least hourly; its meter with it.
+    ts = MIDNIGHT + np.array([0.0, 600.0, 4200.0, 7200.0])  # on at 00:10, off at 01:10, hourly report 02:00
+    power = np.array([0.5, 2000.0, 0.5, 0.5])
+    energy = np.array([5.0, 5.0, 7.0, 7.0])
+    grid = Grid(MIDNIGHT, 900.0, 8)
+    duty = grid.mean(ts, (power > 20).astype(float), hold_s=4500.0)
+    assert list(duty) == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    kwh = grid.counter(ts, energy, hold_s=4500.0)
+    # 2 kWh from 00:10 to 01:10, spread linearly: 5 minutes of it in the first interval, 10 in the fifth.
+    assert kwh[:6] == pytest.approx([1 / 6, 0.5, 0.5, 0.5, 1 / 3, 0.0])
+    assert np.nansum(kwh) == pytest.approx(2.0)  # nothing invented, nothing lost
+    assert np.isnan(grid.counter(ts, energy, hold_s=3000.0)[1:4]).all()  # readings 60 min apart: too far
+
+
+@given(st.lists(st.tuples(st.floats(0, 8 * 900.0), st.floats(-50, 50)), max_size=30), st.floats(0, 4000))
+def test_a_held_value_is_the_last_report_before_the_interval_and_fresh_enough(
+    samples: list[tuple[float, float]], hold_s: float
+) -> None:
+    samples = sorted(samples)
+    ts = MIDNIGHT + np.array([s[0] for s in samples], dtype=float)
+    values = np.array([s[1] for s in samples], dtype=float)
+    held = GRID.held(ts, values, hold_s)
+    for k in range(GRID.n):
+        start = MIDNIGHT + k * 900.0
+        before = np.nonzero(ts <= start)[0]
+        if hold_s > 0 and len(before) and start + 900.0 - ts[before[-1]] <= hold_s:
+            assert held[k] == values[before[-1]]
+        else:
+            assert math.isnan(held[k])
 
 
 def test_too_little_history_and_no_outdoor_sensor_are_insufficient_data_not_faults() -> None:

@@ -167,7 +167,8 @@ class FaultDetection:
         if not self.rooms:  # no device has a room and a kind: nothing to watch
             empty = np.empty((0, 0))
             return Detection((), np.empty(0), empty.astype(bool), empty, empty, {}, empty, {}, [], {})
-        series = from_first_data(build_series(self.rooms, self.config.outdoor, samples, grid))
+        series = from_first_data(build_series(self.rooms, self.config.outdoor, samples, grid,
+                                              hold_s=self.config.hold_s))
         return detect(series, self.detector, self.rules)
 
     async def _log(self, run: FaultRun) -> None:

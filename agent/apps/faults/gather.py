@@ -1,11 +1,16 @@
 """A :class:`SiteSeries` from the store's readings: what the gateway measured, on the detectors' grid.
 
-Devices report when they report (Zigbee states every few minutes, serial nodes
-on their own schedule, gaps when a radio is down); the detectors want one value
-per room per interval.  Each signal is binned into intervals ``(t_k, t_k + Δ]``
-(a report stamped on the boundary closes the interval before it, as a meter
-reading does), and an interval without a report is NaN, never a guess: the
-detectors skip NaN and call a room with too little data "insufficient data".
+Devices report when they report (serial nodes on their own schedule, Zigbee
+devices when a value changes and at least once per their maximum reporting
+interval, often an hour; gaps when a radio is down); the detectors want one
+value per room per interval.  Each signal is binned into intervals
+``(t_k, t_k + Δ]`` (a report stamped on the boundary closes the interval before
+it, as a meter reading does).  An interval without a report holds the last
+reported value while that is at most ``hold_s`` old at the interval's end
+(a device reporting on change has not changed), and a meter's reading at the
+boundary is interpolated between readings at most ``hold_s`` apart.  Beyond
+that it is NaN, never a guess: the detectors skip NaN and call a room with too
+little data "insufficient data".
 
 Which device measures what comes from the configuration: ``devices.<name>.room``
 puts a device in a room, and the kind it has under ``guardrails.zones``
@@ -23,6 +28,9 @@ import numpy as np
 from agent.apps.faults.series import DAY_S, SiteSeries
 from agent.ingest.reading import Reading
 
+HOLD_S = 4500.0
+"""How long a reported value stands for a device that reports on change: Zigbee2MQTT's usual maximum
+reporting interval of an hour, plus one 15-minute interval of slack (``apps.fault_detection.hold_s``)."""
 RELAY_ON_W = 20.0
 """A heater plug drawing more than this is on: above any plug's standby, far below any heater's rating."""
 THERMOSTAT_KINDS = ("heating_thermostat", "thermostat")
@@ -109,8 +117,10 @@ def read_point(fetch: Fetch, point: str, grid: Grid) -> Samples:
     return ts[ok], values[ok]
 
 
-def build_series(rooms: Sequence[RoomPoints], outdoor: str | None, samples: Mapping[str, Samples], grid: Grid) -> SiteSeries:
-    """Every room's signals on ``grid`` from the samples of the :func:`points_read` (missing: none).
+def build_series(rooms: Sequence[RoomPoints], outdoor: str | None, samples: Mapping[str, Samples], grid: Grid,
+                 *, hold_s: float = HOLD_S) -> SiteSeries:
+    """Every room's signals on ``grid`` from the samples of the :func:`points_read` (missing: none);
+    a value stands for up to ``hold_s`` after its report (0: only intervals with a report have one).
 
     Without an ``outdoor`` point the outdoor temperature is NaN: the model
     detector then has insufficient data, the others still run.  A room's
@@ -126,7 +136,7 @@ def build_series(rooms: Sequence[RoomPoints], outdoor: str | None, samples: Mapp
     signals: dict[str, list[np.ndarray]] = {name: [] for name in SIGNALS}
     heater_kw, lights_kw = [], []
     for room in rooms:
-        values, heater, lights = _room_signals(room, of, grid)
+        values, heater, lights = _room_signals(room, of, grid, hold_s)
         for name in SIGNALS:
             signals[name].append(values[name])
         heater_kw.append(heater)
@@ -134,7 +144,7 @@ def build_series(rooms: Sequence[RoomPoints], outdoor: str | None, samples: Mapp
     shape = (len(rooms), grid.n)
     return SiteSeries(
         room_ids=tuple(r.room for r in rooms), interval_s=grid.interval_s, t=grid.times(),
-        outdoor=grid.mean(*of(outdoor)), heater_kw=np.array(heater_kw, dtype=float),
+        outdoor=grid.mean(*of(outdoor), hold_s=hold_s), heater_kw=np.array(heater_kw, dtype=float),
         lights_kw=np.array(lights_kw, dtype=float),
         **{name: np.array(v, dtype=float).reshape(shape) for name, v in signals.items()},
     )
@@ -158,21 +168,22 @@ SIGNALS = ("temperature", "setpoint", "duty", "starts", "energy_kwh", "occupied"
 
 
 def _room_signals(
-    room: RoomPoints, of: Callable[[str | None], Samples], grid: Grid
+    room: RoomPoints, of: Callable[[str | None], Samples], grid: Grid, hold_s: float
 ) -> tuple[dict[str, np.ndarray], float, float]:
     out = {
-        "temperature": grid.last(*of(room.temperature)),
-        "setpoint": grid.mean(*of(room.setpoint)),
-        "ventilation": grid.mean(*_on_off(of(room.ventilation))),
-        "illuminance": grid.mean(*of(room.illuminance)),
-        "occupied": grid.mean(*_positive(of(room.occupancy))),
-        "lights": grid.mean(*_on_off(of(_channel(room.lights, "state")))),
+        "temperature": grid.last(*of(room.temperature), hold_s=hold_s),
+        "setpoint": grid.mean(*of(room.setpoint), hold_s=hold_s),
+        "ventilation": grid.mean(*_on_off(of(room.ventilation)), hold_s=hold_s),
+        "illuminance": grid.mean(*of(room.illuminance), hold_s=hold_s),
+        "occupied": grid.mean(*_positive(of(room.occupancy))),  # PIR counts per report: an event, not a state
+        "lights": grid.mean(*_on_off(of(_channel(room.lights, "state"))), hold_s=hold_s),
     }
     power_ts, power = of(_channel(room.heater, "power"))
     relay = (power > RELAY_ON_W).astype(float)
-    out["duty"] = grid.mean(power_ts, relay)
-    out["starts"] = grid.switch_ons(power_ts, relay)
-    out["energy_kwh"] = grid.counter(*of(_channel(room.heater, "energy")))
+    out["duty"] = grid.mean(power_ts, relay, hold_s=hold_s)
+    starts = grid.switch_ons(power_ts, relay)
+    out["starts"] = np.where(np.isnan(starts) & np.isfinite(out["duty"]), 0.0, starts)  # held: no switching
+    out["energy_kwh"] = grid.counter(*of(_channel(room.heater, "energy")), hold_s=hold_s)
     _, light_power = of(_channel(room.lights, "power"))
     return out, _rating_kw(power), _rating_kw(light_power)
 
@@ -220,27 +231,53 @@ class Grid:
         k = np.ceil((ts - self.start) / self.interval_s).astype(np.int64) - 1
         return np.clip(k, -1, self.n)
 
-    def mean(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Mean of the samples in each interval; NaN where there is none."""
+    def mean(self, ts: np.ndarray, values: np.ndarray, *, hold_s: float = 0.0) -> np.ndarray:
+        """Mean of the samples in each interval; else the value held (:meth:`held`); else NaN."""
         k = self.index(ts)
         inside = (k >= 0) & (k < self.n)
         total = np.bincount(k[inside], weights=values[inside], minlength=self.n)
         count = np.bincount(k[inside], minlength=self.n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        return _fill(mean, self.held(ts, values, hold_s))
 
-    def last(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """The last sample in each interval (samples in time order); NaN where there is none."""
-        return self._last_with_before(ts, values)[1:]
+    def last(self, ts: np.ndarray, values: np.ndarray, *, hold_s: float = 0.0) -> np.ndarray:
+        """The last sample in each interval (samples in time order); else the value held; else NaN."""
+        return _fill(self._last_with_before(ts, values)[1:], self.held(ts, values, hold_s))
 
-    def counter(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Increase of a cumulative counter (a kWh meter) over each interval: last reading minus the
-        previous interval's last.  NaN after an interval without a reading (the increase belongs to
+    def held(self, ts: np.ndarray, values: np.ndarray, hold_s: float) -> np.ndarray:
+        """Per interval, the last sample at or before its start if that is at most ``hold_s`` old at
+        the interval's end, else NaN (samples in time order)."""
+        if hold_s <= 0 or len(ts) == 0:
+            return self.empty()
+        starts = self.times()
+        i = np.searchsorted(ts, starts, side="right") - 1
+        j = np.maximum(i, 0)
+        fresh = (i >= 0) & (starts + self.interval_s - ts[j] <= hold_s)
+        return np.where(fresh, values[j], np.nan)
+
+    def counter(self, ts: np.ndarray, values: np.ndarray, *, hold_s: float = 0.0) -> np.ndarray:
+        """Increase of a cumulative counter (a kWh meter) over each interval: the counter at its end
+        minus the counter at its start.  The counter at a boundary is interpolated between the
+        readings around it when those are at most ``hold_s`` apart, else it is the last reading of
+        the interval that ends there.  NaN where neither gives a value (the increase belongs to
         more than one interval) and where the counter went down (a meter reset or replaced)."""
-        last = self._last_with_before(ts, values)
+        last = _fill(self._interpolated(ts, values, hold_s), self._last_with_before(ts, values))
         delta = np.diff(last)
         delta[delta < 0] = np.nan
         return delta
+
+    def _interpolated(self, ts: np.ndarray, values: np.ndarray, hold_s: float) -> np.ndarray:
+        """(n + 1,) a rising counter at the grid's start and each interval's end, linear between
+        readings at most ``hold_s`` apart; NaN elsewhere."""
+        bounds = self.start + np.arange(self.n + 1) * self.interval_s
+        if hold_s <= 0 or len(ts) < 2:
+            return np.full(self.n + 1, np.nan)
+        i = np.clip(np.searchsorted(ts, bounds, side="right") - 1, 0, len(ts) - 2)
+        t0, t1, v0, v1 = ts[i], ts[i + 1], values[i], values[i + 1]
+        ok = (t0 <= bounds) & (bounds <= t1) & (t1 - t0 <= hold_s) & (t1 > t0) & (v1 >= v0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok, v0 + (v1 - v0) * (bounds - t0) / np.where(t1 > t0, t1 - t0, 1.0), np.nan)
 
     def switch_ons(self, ts: np.ndarray, on: np.ndarray) -> np.ndarray:
         """Off-to-on changes between consecutive samples, in the interval of the "on" sample.
@@ -260,3 +297,7 @@ class Grid:
         inside = k <= self.n
         out[k[inside]] = values[inside]  # later samples overwrite earlier ones: the last wins
         return out
+
+
+def _fill(got: np.ndarray, held: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(got), held, got)
