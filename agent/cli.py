@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--config", "-c", default="/etc/edgewise/edgewise.yaml", metavar="FILE",
                         help="configuration file to find the database in (default /etc/edgewise/edgewise.yaml)")
     faults.add_argument("--json", action="store_true", help="print a JSON list instead of the table")
+    faults.add_argument("--repaired", nargs=2, metavar=("ROOM", "KIND"),
+                        help="mark a fault repaired: it is listed as such, and alerted again if it comes back")
+    faults.add_argument("--by", metavar="NAME", help="who repaired it (default: the login name)")
     faults.set_defaults(func=_cmd_faults)
 
     savings = sub.add_parser("savings",
@@ -155,8 +158,10 @@ def _cmd_export_panel(args: argparse.Namespace) -> int:
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
-    from agent.apps.faults.report import faults_main
+    from agent.apps.faults.report import faults_main, repaired_main
 
+    if args.repaired:
+        return repaired_main(args.db, args.config, *args.repaired, by=args.by)
     return faults_main(args.db, args.config, args.json)
 
 

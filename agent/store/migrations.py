@@ -152,6 +152,12 @@ MIGRATIONS: tuple[str, ...] = (
     SELECT 'upstream_cursor', COALESCE(MAX(id), 0) FROM readings WHERE true
     ON CONFLICT (key) DO NOTHING;
     """,
+    # 7: a fault a person marked repaired (``edgewise faults --repaired``); found
+    # again after that, it is reopened and alerted again.
+    """
+    ALTER TABLE faults ADD COLUMN repaired_ts REAL;
+    ALTER TABLE faults ADD COLUMN repaired_by TEXT;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

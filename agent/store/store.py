@@ -637,8 +637,18 @@ class Store:
         return new
 
     @_locked
+    def mark_fault_repaired(self, room: str, kind: str, ts: float, by: str) -> FaultRow | None:
+        """A person says the fault of ``kind`` in ``room`` is repaired (logged as a ``fault_repaired``
+        event); the row, or None if no such fault is stored."""
+        with self._transaction() as conn:
+            row = fault_rows.mark_repaired(conn, room, kind, ts, by)
+            if row is not None:
+                _insert_events(conn, [(ts, "fault_repaired", room, {"kind": kind, "by": by})])
+        return row
+
+    @_locked
     def faults(self) -> list[FaultRow]:
-        """Stored faults, most wasted energy first."""
+        """Stored faults: open ones first, most wasted energy first."""
         try:
             return fault_rows.select_faults(self._connection())
         except sqlite3.Error as exc:

@@ -147,7 +147,8 @@ class FaultDetection:
             samples = await self._read(grid)
             loop = asyncio.get_running_loop()
             detection = await loop.run_in_executor(None, self._detect, samples, grid)
-            new = await self._thread.call(record, self._store, detection.faults, now, self._topic)
+            new = await self._thread.call(record, self._store, detection.faults, now, self._topic,
+                                          self.detector.confirm_days)
             if new and self._on_queued is not None:
                 self._on_queued()
             result = FaultRun(now, float(detection.day_start[0]) if len(detection.day_start) else grid.end,

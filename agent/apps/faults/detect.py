@@ -76,6 +76,8 @@ class DetectedFault:
     """Which of model, cluster and rules flagged it."""
     evidence: str
     """Why, for people."""
+    flagged_days: tuple[float, ...] = ()
+    """Start of each flagged day from ``first_seen`` on: after a repair, whether it came back."""
 
 
 @dataclass(frozen=True)
@@ -331,8 +333,9 @@ def _describe(i: int, room: str, first: int, stats: DayStats, flagged: np.ndarra
     parts = [f"{int(days.sum())} flagged days", _largest("model score", model_score[i, since]),
              _largest("cluster distance", cluster_score[i, since])]
     parts += [f"rule {name} on {n} days" for name, n in fired.items()]
+    flagged_days = tuple(float(t) for t in stats.day_start[since][days])
     return DetectedFault(room, kind, float(stats.day_start[first]), round(estimate, 3), tuple(detectors),
-                         "; ".join(parts))
+                         "; ".join(parts), flagged_days)
 
 
 def _largest(name: str, scores: np.ndarray) -> str:
