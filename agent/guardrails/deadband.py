@@ -11,9 +11,10 @@ What a device holds is not always known.  A command may be lost, or delivered
 without a confirmation, so a device may hold its last confirmed value or any
 value sent to it since; the rule keeps that range per device and setpoint and
 checks against its worst end.  A value the device reports itself (its state
-topic, e.g. an occupant turned its dial) counts too: after a confirmed command it
-is the truth and replaces the range; while a command is unconfirmed it only
-widens it, since the command may still land after the report.
+topic, e.g. an occupant turned its dial) counts too, once it arrived after the
+command: after a confirmed command it is the truth and replaces the range; while
+a command is unconfirmed it only widens it, since the command may still land
+after the report.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ class _Held:
     low: float
     high: float
     last_value: float
-    last_ts: float
     last_seq: int
+    seen: tuple[float, float] | None
+    """The device's report as it stood when the last command was sent (or confirmed): a report
+    that differs from it arrived since.  Arrival, not the report's stamp, orders reports and
+    commands: a wall clock stepped back or a device's own clock cannot reorder them."""
     confirmed: bool = False
 
 
@@ -107,10 +111,10 @@ class SetpointDeadband(Rule):
     def possible(self, device: str, attribute: str) -> tuple[float, float] | None:
         """The lowest and highest value the device's setpoint may hold now; ``None`` if unknown."""
         held = self._held.get((device, attribute))
-        reported = self._reports.last_reading(f"{device}/{attribute}") if self._reports is not None else None
+        reported = self._report(device, attribute)
         if held is None:
             return None if reported is None else (reported[1], reported[1])
-        if reported is None or held.confirmed and reported[0] < held.last_ts:
+        if reported is None or reported == held.seen:
             return held.low, held.high
         if held.confirmed:  # changed at the device after our confirmed command
             return reported[1], reported[1]
@@ -124,15 +128,27 @@ class SetpointDeadband(Rule):
             self.sent(target.device, target.attribute, ev.value, ev.now, seq)
 
     def sent(self, device: str, attribute: str, value: float, ts: float, seq: int) -> None:
-        """Command ``seq`` sets the setpoint to ``value``: until it is confirmed, the device
-        may hold ``value`` or anything it could hold before."""
+        """Command ``seq`` (decided at ``ts``) sets the setpoint to ``value``: until it is confirmed,
+        the device may hold ``value`` or anything it could hold before."""
         before = self.possible(device, attribute)
         low, high = (value, value) if before is None else (min(before[0], value), max(before[1], value))
-        self._held[(device, attribute)] = _Held(low, high, value, ts, seq)
+        self._held[(device, attribute)] = _Held(low, high, value, seq, self._report(device, attribute))
 
     def delivered(self, device: str, attribute: str, seq: int, ok: bool) -> None:
-        """The outcome of command ``seq``: a confirmed latest command is what the device holds."""
+        """The outcome of command ``seq``: a confirmed latest command is what the device holds,
+        until a report arrives after the confirmation."""
         held = self._held.get((device, attribute))
-        if held is not None and held.last_seq == seq and ok:
-            held.low = held.high = held.last_value
-            held.confirmed = True
+        if held is None or held.last_seq != seq or not ok:
+            return
+        reported = self._report(device, attribute)
+        value = held.last_value
+        if reported is not None and reported != held.seen and reported[1] != value:
+            # Another value was reported since the command: which of the two the device holds
+            # now is unknown until the next report.
+            held.low, held.high = min(value, reported[1]), max(value, reported[1])
+        else:
+            held.low = held.high = value
+        held.confirmed, held.seen = True, reported
+
+    def _report(self, device: str, attribute: str) -> tuple[float, float] | None:
+        return self._reports.last_reading(f"{device}/{attribute}") if self._reports is not None else None

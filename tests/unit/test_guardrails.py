@@ -412,6 +412,35 @@ def test_what_a_thermostat_reports_counts_and_a_conflict_out_of_limits_is_blocke
     assert g.evaluate(heat("meeting_thermostat", 20.0, setback=True), NOON + 4).value == 18.5
 
 
+def test_reports_count_by_arrival_not_by_their_stamp() -> None:
+    reports = Reports()
+    g = Guardrails(site_config(), sensors=FreshSensors(), overrides=MemoryOverrides(), now=NOON, reports=reports)
+    confirmed(g, cool(value=26.0), NOON)
+    # Stamped before the command (a device clock behind the gateway's), but it arrived after it:
+    # an occupant set 22 °C at the thermostat.
+    reports.values["office_thermostat/occupied_cooling_setpoint"] = (NOON - 600, 22.0)
+    assert g.evaluate(heat(value=22.0), NOON + 60).value == 21.5
+
+
+def test_a_report_from_before_a_confirmed_command_does_not_linger() -> None:
+    reports = Reports()
+    g = Guardrails(site_config(), sensors=FreshSensors(), overrides=MemoryOverrides(), now=NOON, reports=reports)
+    reports.values["office_thermostat/occupied_cooling_setpoint"] = (NOON - 60, 22.0)
+    confirmed(g, cool(value=26.0), NOON)
+    assert g.evaluate(heat(value=22.0), NOON + 60).value == 22.0  # the device holds 26 now, not 22
+
+
+def test_a_dial_turned_before_a_late_confirmation_keeps_both_values_possible() -> None:
+    reports = Reports()
+    g = Guardrails(site_config(), sensors=FreshSensors(), overrides=MemoryOverrides(), now=NOON, reports=reports)
+    sent = g.evaluate(cool(value=26.0), NOON)
+    reports.values["office_thermostat/occupied_cooling_setpoint"] = (NOON + 1, 22.0)  # the dial, meanwhile
+    g.record_outcome(sent, Outcome.CONFIRMED)  # the confirmation of 26 °C, noted only now
+    assert g.evaluate(heat(value=22.0), NOON + 60).value == 21.5  # 22 or 26: which came last is unknown
+    reports.values["office_thermostat/occupied_cooling_setpoint"] = (NOON + 90, 26.0)  # its next report
+    assert g.evaluate(heat(value=22.0), NOON + 120).value == 22.0
+
+
 def test_what_thermostats_hold_survives_a_restart_through_the_audit_trail(tmp_path: Path) -> None:
     with Store.open(tmp_path / "gw.db") as store:
         g = guardrails()
