@@ -191,6 +191,32 @@ def test_own_data_with_our_channel_names_and_gaps(tmp_path: Path) -> None:
     assert list(data.rows()) == [(data.ts[0], {"co2": 600.0, "pir": 1.0}), (data.ts[1], {"pir": 0.0})]
 
 
+def test_training_cli_sets_how_long_a_reading_stands(tmp_path: Path) -> None:
+    """For sensors that report on change: a model trained with --hold-s 4500 still answers after
+    half an hour of silence; the default (600 s) calls the channel stale."""
+    rows = ["date,co2,occupancy"]
+    for day in (6, 7):
+        for minute in range(8 * 60, 12 * 60):
+            occupied = 540 <= minute < 660
+            co2 = 420 + (minute - 540) * 3 if occupied else 420 + max(0, 360 * 0.99 ** (minute - 660))
+            rows.append(f"2024-05-{day:02d} {minute // 60:02d}:{minute % 60:02d}:00,{co2:.1f},{int(occupied)}")
+    path = tmp_path / "room.csv"
+    path.write_text("\n".join(rows) + "\n")
+    patient, hasty = tmp_path / "patient.json", tmp_path / "hasty.json"
+    assert uci.main(["train", str(path), "--out", str(patient), "--no-time", "--hold-s", "4500"]) == 0
+    assert uci.main(["train", str(path), "--out", str(hasty), "--no-time"]) == 0
+    assert uci.main(["train", str(path), "--out", str(hasty), "--hold-s", "-1"]) == 2
+    answers = []
+    for model in (patient, hasty):
+        room = OccupancyEstimator.from_file(model, tz=UTC)
+        assert room.model.spec.hold_s == (4500.0 if model == patient else 600.0)
+        t0 = 1_715_000_000.0
+        for i in range(30):
+            room.push("co2", t0 + 60 * i, 600.0 + 3 * i)
+        answers.append(room.probability(now=t0 + 60 * 29 + 1800))
+    assert answers[0] is not None and answers[1] is None
+
+
 def test_training_cli_writes_a_model(tmp_path: Path, train: uci.Labelled) -> None:
     out = tmp_path / "m.json"
     assert uci.main(["train", train.path, "--out", str(out), "--no-light", "--no-time"]) == 0

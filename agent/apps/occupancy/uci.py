@@ -14,7 +14,7 @@ An empty cell is a missing reading.
 
 Train and save a model::
 
-    python3 -m agent.apps.occupancy.uci train datatraining.txt --out room.json [--no-light] [--no-time]
+    python3 -m agent.apps.occupancy.uci train datatraining.txt --out room.json [--no-light] [--no-time] [--hold-s S]
 """
 
 from __future__ import annotations
@@ -176,13 +176,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--no-light", action="store_true", help="leave the light channel out")
     t.add_argument("--no-time", action="store_true", help="no schedule prior (sensor evidence only)")
     t.add_argument("--channels", help="comma-separated channels (default: every channel the file has)")
+    t.add_argument("--hold-s", type=float, default=FeatureSpec().hold_s, metavar="SECONDS",
+                   help="how long a reading stands for a sensor that reports on change (default 600; "
+                        "Zigbee sensors that report at least hourly: about 4500)")
     args = p.parse_args(argv)
     try:
         data = load(args.file)
         channels = args.channels.split(",") if args.channels else list(data.values)
         if args.no_light:
             channels = [c for c in channels if c != "light"]
-        model = train(data, FeatureSpec(channels=tuple(channels), time=not args.no_time))
+        spec = FeatureSpec(channels=tuple(channels), time=not args.no_time, hold_s=args.hold_s)
+        model = train(data, spec)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
