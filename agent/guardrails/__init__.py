@@ -36,6 +36,6 @@ __all__ = [
     "COOLING_SETPOINT", "FAIL_SAFE_APP", "FAN_MODE", "HEATING_SETPOINT", "PIR_ENABLE", "REPORT_INTERVAL",
     "RULE_ORDER", "STATE",
     "ActionRequest", "AntiShortCycle", "Decision", "Guardrails", "InvalidValue", "Kind", "Origin", "Override",
-    "RateLimit", "Registry", "Sent", "SetpointDeadband", "SetpointLimits", "StaleSensorFailSafe", "Target", "Transport", "UnknownTarget",
-    "UnknownZoneError", "UserOverrideHold", "Verdict", "ZoneAlert",
+    "RateLimit", "Registry", "Sent", "SetpointDeadband", "SetpointLimits", "StaleSensorFailSafe", "Target",
+    "Transport", "UnknownTarget", "UnknownZoneError", "UserOverrideHold", "Verdict", "ZoneAlert",
 ]

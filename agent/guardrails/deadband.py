@@ -125,11 +125,11 @@ class SetpointDeadband(Rule):
         target = ev.target
         assert target is not None
         if target.attribute in SETPOINTS and isinstance(ev.value, float):
-            self.sent(target.device, target.attribute, ev.value, ev.now, seq)
+            self.sent(target.device, target.attribute, ev.value, seq)
 
-    def sent(self, device: str, attribute: str, value: float, ts: float, seq: int) -> None:
-        """Command ``seq`` (decided at ``ts``) sets the setpoint to ``value``: until it is confirmed,
-        the device may hold ``value`` or anything it could hold before."""
+    def sent(self, device: str, attribute: str, value: float, seq: int) -> None:
+        """Command ``seq`` sets the setpoint to ``value``: until it is confirmed, the device may
+        hold ``value`` or anything it could hold before."""
         before = self.possible(device, attribute)
         low, high = (value, value) if before is None else (min(before[0], value), max(before[1], value))
         self._held[(device, attribute)] = _Held(low, high, value, seq, self._report(device, attribute))

@@ -280,6 +280,6 @@ class Guardrails:
             self._cycle.switched(target.device, str(record.sent), record.ts, self._seq)
             self._cycle.delivered(target.device, self._seq, ok)
         if target.attribute in SETPOINTS and (value := finite_number(record.sent)) is not None:
-            self.deadband.sent(target.device, target.attribute, value, record.ts, self._seq)
+            self.deadband.sent(target.device, target.attribute, value, self._seq)
             self.deadband.delivered(target.device, target.attribute, self._seq, ok)
         self._sent[(target.device, target.attribute)] = Sent(record.sent, record.ts, self._seq, ok)

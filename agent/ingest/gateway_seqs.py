@@ -8,9 +8,9 @@ but never applied, and the audit would say it was.
 
 So the counters are reserved in blocks in the gateway's database.  At start
 every node's counter resumes at the end of its last reservation, and the next
-block is committed before the port opens (:func:`resume`); while the gateway runs, the next block is reserved
-when half of the current one is used, so a reservation has hundreds of frames
-of time to commit before it is needed.  A seq handed out is therefore always
+block is committed before the port opens (:func:`resume`); while the gateway
+runs, the next block is reserved when half of the current one is used, so a
+reservation has hundreds of frames of time to commit before it is needed.  A seq handed out is therefore always
 beyond anything a previous run may have used.  Counts are unbounded integers;
 the wire seq is the count modulo 65536 (docs/protocol.md).
 """
@@ -40,9 +40,10 @@ class GatewaySeqs:
     def __init__(self, start: Mapping[int, int] | None = None, reserved: Mapping[int, int] | None = None,
                  reserve: Reserve | None = None) -> None:
         """``start``: each node's first count, the reservation a previous run stored (counts below it
-        may have been used), and under :data:`NEW_NODES` where other nodes start (default 0).  ``reserved``: what is already durable, at least ``start`` (default
-        ``start``).  ``reserve``: called with a node's new reservation before its counter gets there;
-        None keeps the counters in memory only, so a restart begins again at 0."""
+        may have been used), and under :data:`NEW_NODES` where other nodes start (default 0).
+        ``reserved``: what is already durable, at least ``start`` (default ``start``).
+        ``reserve``: called with a node's new reservation before its counter gets there; None keeps
+        the counters in memory only, so a restart begins again at 0."""
         self._next: dict[int, int] = {int(node): int(count) for node, count in (start or {}).items()}
         self._reserved: dict[int, int] = {int(node): int(upto) for node, upto in (reserved or self._next).items()}
         self._first = self._next.pop(NEW_NODES, 0)

@@ -176,6 +176,8 @@ _AUDIT_COLUMNS = (
     "ts, app, origin, zone, device, attribute, requested, sent, verdict, rules, why, reason,"
     " outcome, outcome_ts, attempts, detail"
 )
+_AUDIT_COLUMNS_OF_A = ", ".join(f"a.{column.strip()}" for column in _AUDIT_COLUMNS.split(","))
+"""The same columns of the table aliased ``a``, for queries that join it."""
 
 
 def insert_audit(conn: sqlite3.Connection, record: AuditRecord) -> AuditRecord:
@@ -227,13 +229,16 @@ def select_since_confirmed(conn: sqlite3.Connection, attributes: Sequence[str]) 
         return []
     marks = ", ".join("?" * len(attributes))
     done = ", ".join(f"'{o.value}'" for o in Outcome if o.succeeded)
+    # The last confirmed row of each target is found once, not once per row.
     sql = (
-        f"SELECT id, {_AUDIT_COLUMNS} FROM audit AS a WHERE verdict != 'blocked' AND attribute IN ({marks})"
-        " AND id >= COALESCE((SELECT MAX(id) FROM audit AS b WHERE b.device = a.device"
-        f" AND b.attribute = a.attribute AND b.verdict != 'blocked' AND b.outcome IN ({done})), 0)"
-        " ORDER BY id"
+        "WITH confirmed AS (SELECT device, attribute, MAX(id) AS since FROM audit"
+        f" WHERE verdict != 'blocked' AND attribute IN ({marks}) AND outcome IN ({done}) GROUP BY device, attribute)"
+        f" SELECT a.id, {_AUDIT_COLUMNS_OF_A} FROM audit AS a"
+        " LEFT JOIN confirmed AS c ON c.device = a.device AND c.attribute = a.attribute"
+        f" WHERE a.verdict != 'blocked' AND a.attribute IN ({marks}) AND a.id >= COALESCE(c.since, 0)"
+        " ORDER BY a.id"
     )
-    return [_audit_row(row) for row in conn.execute(sql, list(attributes)).fetchall()]
+    return [_audit_row(row) for row in conn.execute(sql, [*attributes, *attributes]).fetchall()]
 
 
 def _audit_row(row: Sequence[object]) -> AuditRecord:

@@ -393,10 +393,10 @@ class Store:
     def gateway_seq_reservations(self, port: str) -> dict[int, int]:
         """Per node, how far the gateway's own seq counter for dongle ``port`` may have got
         (agent/ingest/gateway_seqs.py): a restarted gateway resumes there."""
-        rows = self._query("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
-                           (_seq_key(port, ""), _seq_key(port, "") + "\uffff"))
-        prefix = len(_seq_key(port, ""))
-        return {int(key[prefix:]): int(value) for key, value in rows if key[prefix:].lstrip("-").isdigit()}
+        prefix = _seq_key(port, "")
+        rows = self._query("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff"))
+        nodes = ((key[len(prefix):], value) for key, value in rows)
+        return {int(node): int(value) for node, value in nodes if node.lstrip("-").isdigit()}
 
     @_locked
     def reserve_gateway_seqs(self, port: str, reservations: Mapping[int, int]) -> None:

@@ -14,7 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from agent.apps.faults.detect import DetectedFault, DetectorConfig
+import numpy as np
+
+from agent.apps.faults.detect import DetectedFault, DetectorConfig, confirmed_from
 from agent.apps.faults.series import DAY_S
 from agent.store.faults import FaultRow
 from agent.store.migrations import StoreError
@@ -49,12 +51,14 @@ def record(store: Store, faults: Sequence[DetectedFault], now: float, upstream_t
 def confirmed_after(flagged_days: Sequence[float], since: float, confirm_days: int) -> float | None:
     """The first flagged day starting at or after ``since`` from which ``confirm_days`` flagged days
     fall within ``confirm_days + 1`` days (the detectors' confirmation rule); None if there is none."""
-    after = sorted(t for t in flagged_days if t >= since)
-    for i, start in enumerate(after):
-        within = [t for t in after[i:] if t - start <= confirm_days * DAY_S]
-        if len(within) >= confirm_days:
-            return start
-    return None
+    after = np.array(sorted(t for t in flagged_days if t >= since))
+    if not len(after):
+        return None
+    day = np.rint((after - after[0]) / DAY_S).astype(np.intp)
+    flags = np.zeros((1, int(day[-1]) + 1), dtype=bool)
+    flags[0, day] = True
+    first = int(confirmed_from(flags, confirm_days)[0])
+    return None if first < 0 else float(after[0] + first * DAY_S)
 
 
 def faults_main(db: str | None, config_path: str, as_json: bool, out: TextIO | None = None) -> int:
